@@ -1,0 +1,191 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared vocabulary of the socket gatherers: states, records, address helpers.
+
+This is a private module_utils file of netaudit.netstat; its API may change at any time.
+Standard library only: it runs on the managed host (Python 3.8+).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import collections
+import ipaddress
+
+# Kernel TCP states, include/net/tcp_states.h, with the names netstat prints.
+# TCP_NEW_SYN_RECV (12) is a request socket; netstat and ss count it as SYN_RECV.
+TCP_STATES = {
+    1: "ESTABLISHED",
+    2: "SYN_SENT",
+    3: "SYN_RECV",
+    4: "FIN_WAIT1",
+    5: "FIN_WAIT2",
+    6: "TIME_WAIT",
+    7: "CLOSED",
+    8: "CLOSE_WAIT",
+    9: "LAST_ACK",
+    10: "LISTEN",
+    11: "CLOSING",
+    12: "SYN_RECV",
+}
+
+# The 12 names netstat uses, in the order it documents them; every counts table has all of them.
+STATE_NAMES = (
+    "LISTEN",
+    "SYN_SENT",
+    "SYN_RECV",
+    "ESTABLISHED",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSING",
+    "CLOSED",
+    "UNKNOWN",
+)
+
+# UNIX socket states (include/uapi/linux/net.h socket_state), as netstat -x prints them
+# (netstat leaves SS_UNCONNECTED blank; we name it).
+UNIX_STATES = {
+    0: "FREE",
+    1: "UNCONNECTED",
+    2: "CONNECTING",
+    3: "CONNECTED",
+    4: "DISCONNECTING",
+}
+UNIX_STATE_NAMES = ("LISTENING", "CONNECTED", "UNCONNECTED", "CONNECTING", "DISCONNECTING", "FREE")
+
+# UNIX socket types (include/linux/net.h).
+UNIX_TYPES = {1: "stream", 2: "dgram", 3: "raw", 4: "rdm", 5: "seqpacket"}
+
+# __SO_ACCEPTCON in /proc/net/unix Flags: a listening socket (netstat's ACC flag).
+UNIX_FLAG_ACC = 0x10000
+
+PROTOCOLS = ("tcp", "udp", "unix")
+FAMILIES = ("ipv4", "ipv6")
+
+# Connection modes of the facts module; see netstat_facts' `connections` option.
+CONNECTION_MODES = ("none", "counts", "summary", "full", "compact")
+
+
+class NetstatError(Exception):
+    """A failure the module reports with fail_json (no traceback)."""
+
+
+class ParseError(NetstatError):
+    """A malformed line in a kernel table; names the file and line."""
+
+    def __init__(self, path, lineno, message):
+        self.path = path
+        self.lineno = lineno
+        super(ParseError, self).__init__("%s:%d: %s" % (path, lineno, message))
+
+
+class BackendUnavailable(NetstatError):
+    """The backend cannot run on this host; the message says why."""
+
+
+# One TCP or UDP socket as a backend reports it.
+#   proto: "tcp" | "udp"; family: "ipv4" | "ipv6"; state: one of STATE_NAMES
+#   local_address/remote_address: text form ("127.0.0.1", "::1", "::ffff:10.0.0.1")
+#   recv_q/send_q: ints as netstat shows them (for a TCP listener recv_q is the accept
+#     queue length and send_q is 0)
+#   backlog: a TCP listener's accept-queue limit (netlink only; None when unknown)
+#   v6only: for IPv6 sockets, True/False when known, else None
+#   interface: device name the socket is bound / scoped to, or None
+#   pids: list of owning pids when the backend knows them (psutil), else None
+InetSocket = collections.namedtuple(
+    "InetSocket",
+    "proto family state local_address local_port remote_address remote_port "
+    "recv_q send_q uid inode backlog v6only interface pids",
+)
+
+# One UNIX domain socket.
+#   type: "stream" | "dgram" | "seqpacket" | ...; state: one of UNIX_STATE_NAMES
+#   flags: list of flag names (["ACC"] for listening sockets)
+#   path: filesystem path, "@name" for abstract names, or None when unbound
+#   abstract: True for abstract names
+#   peer: peer inode (netlink only) or None; recv_q/send_q: netlink only, else None
+UnixSocket = collections.namedtuple(
+    "UnixSocket",
+    "type state flags refcnt inode path abstract peer recv_q send_q pids",
+)
+
+
+def empty_counts(protocols=PROTOCOLS):
+    """A counts table with every state present and zero."""
+    counts = {}
+    for proto in protocols:
+        names = UNIX_STATE_NAMES if proto == "unix" else STATE_NAMES
+        counts[proto] = dict((name, 0) for name in names)
+    return counts
+
+
+def tcp_state_name(code):
+    return TCP_STATES.get(code, "UNKNOWN")
+
+
+def unix_state_name(code, flags):
+    if flags & UNIX_FLAG_ACC:
+        return "LISTENING"
+    return UNIX_STATES.get(code, "UNCONNECTED")
+
+
+def read_port_range(proc_root="/proc"):
+    """The kernel's ephemeral port range (net.ipv4.ip_local_port_range)."""
+    try:
+        with open(proc_root + "/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = f.read().split()
+        return int(low), int(high)
+    except (OSError, IOError, ValueError):
+        return 32768, 60999
+
+
+def is_listener(sock, port_range=None):
+    """netstat -l: TCP in LISTEN; UDP bound and unconnected, ephemeral client ports excluded.
+
+    `port_range` is (low, high) of ip_local_port_range, or None to count every bound
+    unconnected UDP socket as a listener.
+    """
+    if sock.proto == "tcp":
+        return sock.state == "LISTEN"
+    if sock.remote_port or sock.local_port == 0 or sock.state == "ESTABLISHED":
+        return False
+    if port_range is not None and port_range[0] <= sock.local_port <= port_range[1]:
+        return False
+    return True
+
+
+_EXPOSURE_CACHE = {}
+
+
+def exposure(address):
+    """Classify a bind address: loopback, wildcard, link-local, private, multicast, public."""
+    cached = _EXPOSURE_CACHE.get(address)
+    if cached is not None:
+        return cached
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "unknown"
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_unspecified:
+        result = "wildcard"
+    elif ip.is_loopback:
+        result = "loopback"
+    elif ip.is_link_local:
+        result = "link-local"
+    elif ip.is_multicast:
+        result = "multicast"
+    elif ip.is_private:
+        result = "private"
+    else:
+        result = "public"
+    if len(_EXPOSURE_CACHE) < 4096:
+        _EXPOSURE_CACHE[address] = result
+    return result

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up everything this project needs on a fresh Debian machine (run as root or with sudo):
+# system tools (iproute2 for ss/ip netns, net-tools for netstat), a virtualenv in .venv with
+# ansible-core and the controller/test dependencies, the collection linked into
+# .venv/collections, and an offline pip bootstrap for ansible-test.
+# Idempotent: a second run only checks.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+need_apt=()
+command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v netstat >/dev/null 2>&1 || need_apt+=(net-tools)
+if [ "${NETAUDIT_WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  need_apt+=(chromium)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+py=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$py" -m venv .venv
+fi
+stamp=.venv/.requirements.sha
+want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python requirements into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+# The collection, where ansible looks for it: .venv/collections/ansible_collections/netaudit/netstat
+coll=.venv/collections/ansible_collections/netaudit
+mkdir -p "$coll"
+ln -sfn "$here" "$coll/netstat"
+
+# ansible-test downloads get-pip.py from a host that is not reachable here; it looks in its cache
+# first. Write a stand-in that bootstraps pip with ensurepip (in a subprocess) and installs the
+# requested packages.
+"$here/scripts/ansible-test-offline-pip.sh"
+echo "setup: done (ANSIBLE_COLLECTIONS_PATH=$here/.venv/collections)"
