@@ -1,0 +1,380 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Assemble ansible_facts.netstat (see docs/facts.md) from a backend and the owner resolver.
+
+This is a private module_utils file of netaudit.netstat; its API may change at any time.
+Standard library only: it runs on the managed host (Python 3.8+).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import socket
+import time
+
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
+    BackendUnavailable,
+    NetstatError,
+    empty_counts,
+    exposure,
+    is_listener,
+    read_port_range,
+)
+from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, user_name
+
+BACKENDS = ("auto", "netlink", "procfs", "psutil")
+UNIX_MODES = ("none", "listening", "bound", "all")
+CONNECTION_MODES = ("none", "counts", "summary", "full", "compact")
+COMPACT_COLUMNS = [
+    "proto", "family", "state", "local_address", "local_port", "remote_address",
+    "remote_port", "recv_q", "send_q", "inode", "uid", "pids",
+]
+# States in which a socket can be a listener (UDP unconnected sockets are CLOSE in the kernel).
+LISTENER_STATES = frozenset(("LISTEN", "CLOSED"))
+
+
+class Options:
+    """The gather options, validated (the module's argument_spec mirrors these)."""
+
+    def __init__(self, protocols=("tcp", "udp", "unix"), families=("ipv4", "ipv6"),
+                 connections="counts", unix="bound", owners=True, services=False,
+                 samples=1, interval=1.0, backend="auto", proc_root="/proc"):
+        self.protocols = tuple(protocols)
+        self.families = tuple(families)
+        self.connections = connections
+        self.unix = unix
+        self.owners = owners
+        self.services = services
+        self.samples = samples
+        self.interval = interval
+        self.backend = backend
+        self.proc_root = proc_root
+        self.validate()
+
+    def validate(self):
+        for proto in self.protocols:
+            if proto not in ("tcp", "udp", "unix"):
+                raise NetstatError("protocols: unknown protocol %r (choose from tcp, udp, unix)" % proto)
+        for family in self.families:
+            if family not in ("ipv4", "ipv6"):
+                raise NetstatError("families: unknown family %r (choose from ipv4, ipv6)" % family)
+        if self.connections not in CONNECTION_MODES:
+            raise NetstatError("connections: %r is not one of %s" % (self.connections, ", ".join(CONNECTION_MODES)))
+        if self.unix not in UNIX_MODES:
+            raise NetstatError("unix: %r is not one of %s" % (self.unix, ", ".join(UNIX_MODES)))
+        if self.backend not in BACKENDS:
+            raise NetstatError("backend: %r is not one of %s" % (self.backend, ", ".join(BACKENDS)))
+        if int(self.samples) < 1:
+            raise NetstatError("samples must be 1 or more, got %r" % (self.samples,))
+        if float(self.interval) < 0:
+            raise NetstatError("interval must not be negative, got %r" % (self.interval,))
+
+
+def _make_backend(name, options):
+    if name == "procfs":
+        from ansible_collections.netaudit.netstat.plugins.module_utils._procfs import ProcfsBackend
+
+        return ProcfsBackend(options.proc_root)
+    if name == "netlink":
+        if options.proc_root != "/proc":
+            raise BackendUnavailable("netlink reads the kernel, not a procfs tree (proc_root is %s)" % options.proc_root)
+        try:
+            from ansible_collections.netaudit.netstat.plugins.module_utils._netlink import NetlinkBackend
+        except ImportError as exc:
+            raise BackendUnavailable("netlink backend not available: %s" % exc)
+        return NetlinkBackend()
+    if name == "psutil":
+        from ansible_collections.netaudit.netstat.plugins.module_utils._psutil import PsutilBackend
+
+        return PsutilBackend()
+    raise NetstatError("unknown backend %r" % name)
+
+
+def select_backend(options):
+    """Return (backend, tried) where tried lists [{name, reason}] of backends skipped by auto.
+
+    A backend named explicitly must run: its BackendUnavailable propagates.
+    """
+    if options.backend != "auto":
+        backend = _make_backend(options.backend, options)
+        backend.check()
+        return backend, []
+    tried = []
+    for name in ("netlink", "procfs", "psutil"):
+        try:
+            backend = _make_backend(name, options)
+            backend.check()
+        except BackendUnavailable as exc:
+            tried.append({"name": name, "reason": str(exc)})
+            continue
+        return backend, tried
+    raise BackendUnavailable(
+        "no backend can run on this host: "
+        + "; ".join("%s: %s" % (t["name"], t["reason"]) for t in tried)
+    )
+
+
+class _Sample:
+    __slots__ = ("counts", "listeners", "connections", "unix")
+
+    def __init__(self, counts):
+        self.counts = counts
+        self.listeners = []
+        self.connections = []
+        self.unix = []
+
+
+def _scan(backend, options, port_range):
+    """One pass over the socket tables: counts of everything, records of what is reported."""
+    inet_protocols = tuple(p for p in options.protocols if p in ("tcp", "udp"))
+    counts = empty_counts(options.protocols)
+    sample = _Sample(counts)
+    keep_connections = options.connections in ("summary", "full", "compact")
+    if inet_protocols:
+        if keep_connections:
+            keep = None
+        else:
+            keep = LISTENER_STATES
+        if hasattr(backend, "state_counts") and set(options.families) == set(("ipv4", "ipv6")):
+            # The backend counts cheaply and filters in the kernel.
+            fast = backend.state_counts(inet_protocols)
+            for proto in inet_protocols:
+                counts[proto].update(fast.get(proto, {}))
+            records = backend.inet_sockets(inet_protocols, options.families, keep)
+            tally = None
+        else:
+            records = backend.inet_sockets(inet_protocols, options.families, None)
+            tally = counts
+        listeners = sample.listeners
+        connections = sample.connections
+        for sock in records:
+            if tally is not None:
+                tally[sock.proto][sock.state] += 1
+            if is_listener(sock, port_range):
+                listeners.append(sock)
+            elif keep_connections:
+                connections.append(sock)
+    if "unix" in options.protocols:
+        ucounts = counts["unix"]
+        mode = options.unix
+        for usock in backend.unix_sockets():
+            ucounts[usock.state] = ucounts.get(usock.state, 0) + 1
+            if mode == "all" or (mode == "bound" and usock.path) or (mode == "listening" and usock.state == "LISTENING"):
+                sample.unix.append(usock)
+    return sample
+
+
+def _service_name(port, proto, cache):
+    key = (port, proto)
+    if key not in cache:
+        try:
+            cache[key] = socket.getservbyport(port, proto)
+        except (OSError, socket.error, OverflowError):
+            cache[key] = None
+    return cache[key]
+
+
+def _file_facts(path):
+    """mode and owner of a UNIX socket's file, or (None, None) when it is not on disk."""
+    try:
+        st = os.lstat(path)
+    except (OSError, ValueError):
+        return None, None
+    return "0%o" % (st.st_mode & 0o7777), st.st_uid
+
+
+def _netns(proc_root):
+    try:
+        return os.readlink(os.path.join(proc_root, "self", "ns", "net"))
+    except OSError:
+        return None
+
+
+def gather(options):
+    """Gather the facts; returns the dict that goes under ansible_facts.netstat."""
+    started = time.time()
+    backend, tried = select_backend(options)
+    port_range = read_port_range(options.proc_root)
+    samples = []
+    for i in range(int(options.samples)):
+        if i:
+            time.sleep(float(options.interval))
+        samples.append(_scan(backend, options, port_range))
+    last = samples[-1]
+
+    warnings = []
+    reasons = []
+    errors = getattr(backend, "errors", None) or []
+    if errors:
+        reasons.append("%d malformed line(s) in the kernel tables were skipped" % len(errors))
+        warnings.extend(errors[:20])
+
+    # Owners: pids from the backend (psutil) or one walk of /proc/PID/fd.
+    pid_map = {}
+    processes = {}
+    resolver = None
+    if options.owners:
+        wanted = set()
+        for sock in last.listeners:
+            if sock.inode:
+                wanted.add(sock.inode)
+        if options.connections in ("full", "compact", "summary"):
+            for sock in last.connections:
+                if sock.inode:
+                    wanted.add(sock.inode)
+        for usock in last.unix:
+            if usock.inode:
+                wanted.add(usock.inode)
+        if getattr(backend, "provides_pids", False):
+            pid_map = backend.pid_map()
+            info = backend.process
+        else:
+            resolver = OwnerResolver(options.proc_root)
+            pid_map = resolver.resolve(wanted) if wanted else {}
+            info = resolver.process
+        for pids in pid_map.values():
+            for pid in pids:
+                if str(pid) not in processes:
+                    processes[str(pid)] = info(pid)
+        unreadable = getattr(resolver or backend, "unreadable", 0)
+        if unreadable:
+            reasons.append(
+                "owners could not be read for %d process(es) (running as uid %d%s); sockets they hold "
+                "show no owner" % (unreadable, os.geteuid(), "" if os.geteuid() == 0 else ", not root")
+            )
+
+    def procs(inode):
+        return [processes[str(pid)] for pid in pid_map.get(inode, ())] if options.owners else []
+
+    service_cache = {}
+    listeners = []
+    for sock in sorted(last.listeners, key=lambda s: (s.proto, s.family, s.local_port, s.local_address, s.inode or 0)):
+        entry = {
+            "proto": sock.proto,
+            "family": sock.family,
+            "address": sock.local_address,
+            "port": sock.local_port,
+            "state": sock.state,
+            "recv_q": sock.recv_q,
+            "send_q": sock.send_q,
+            "backlog": sock.backlog,
+            "inode": sock.inode,
+            "uid": sock.uid,
+            "user": user_name(sock.uid),
+            "exposure": exposure(sock.local_address),
+            "v6only": sock.v6only if sock.family == "ipv6" else None,
+            "interface": sock.interface,
+            "service": _service_name(sock.local_port, sock.proto, service_cache) if options.services else None,
+            "processes": procs(sock.inode),
+        }
+        listeners.append(entry)
+
+    facts = {
+        "collector": None,
+        "listeners": listeners,
+        "counts": last.counts,
+    }
+
+    mode = options.connections
+    conns = sorted(
+        last.connections,
+        key=lambda s: (s.proto, s.family, s.local_address, s.local_port, s.remote_address, s.remote_port, s.inode or 0),
+    ) if mode in ("full", "compact", "summary") else []
+    if mode == "full":
+        facts["connections"] = [
+            {
+                "proto": s.proto,
+                "family": s.family,
+                "state": s.state,
+                "local_address": s.local_address,
+                "local_port": s.local_port,
+                "remote_address": s.remote_address,
+                "remote_port": s.remote_port,
+                "recv_q": s.recv_q,
+                "send_q": s.send_q,
+                "inode": s.inode,
+                "uid": s.uid,
+                "user": user_name(s.uid),
+                "processes": procs(s.inode),
+            }
+            for s in conns
+        ]
+    elif mode == "compact":
+        facts["connections"] = {
+            "columns": list(COMPACT_COLUMNS),
+            "rows": [
+                [s.proto, s.family, s.state, s.local_address, s.local_port, s.remote_address,
+                 s.remote_port, s.recv_q, s.send_q, s.inode, s.uid, list(pid_map.get(s.inode, ()))]
+                for s in conns
+            ],
+        }
+    elif mode == "summary":
+        listen_ports = set((s.proto, s.local_port) for s in last.listeners)
+        groups = {}
+        for s in conns:
+            port = s.local_port if (s.proto, s.local_port) in listen_ports else None
+            key = (s.proto, s.family, s.state, port, s.remote_address)
+            groups[key] = groups.get(key, 0) + 1
+        facts["connections"] = [
+            {"proto": k[0], "family": k[1], "state": k[2], "local_port": k[3], "remote_address": k[4], "count": n}
+            for k, n in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], kv[0][3] or 0, kv[0][4]))
+        ]
+
+    if "unix" in options.protocols and options.unix != "none":
+        unix = []
+        for u in sorted(last.unix, key=lambda u: (u.path or "", u.inode)):
+            mode_bits, file_uid = (None, None)
+            if u.path and not u.abstract:
+                mode_bits, file_uid = _file_facts(u.path)
+            unix.append({
+                "type": u.type,
+                "state": u.state,
+                "flags": list(u.flags),
+                "refcnt": u.refcnt,
+                "inode": u.inode,
+                "path": u.path,
+                "abstract": u.abstract,
+                "peer": u.peer,
+                "recv_q": u.recv_q,
+                "send_q": u.send_q,
+                "mode": mode_bits,
+                "file_uid": file_uid,
+                "processes": procs(u.inode),
+            })
+        facts["unix"] = unix
+
+    if options.owners:
+        facts["processes"] = processes
+
+    if len(samples) > 1:
+        stats = {}
+        for proto, states in last.counts.items():
+            stats[proto] = {}
+            for state in states:
+                values = [s.counts[proto].get(state, 0) for s in samples]
+                stats[proto][state] = {"min": min(values), "max": max(values), "last": values[-1]}
+        facts["counts_stats"] = stats
+
+    facts["collector"] = {
+        "backend": backend.name,
+        "backends_tried": tried,
+        "complete": not reasons,
+        "reasons": reasons,
+        "warnings": warnings,
+        "duration": round(time.time() - started, 6),
+        "samples": int(options.samples),
+        "interval": float(options.interval),
+        "netns": _netns(options.proc_root),
+        "is_root": os.geteuid() == 0,
+        "owners": bool(options.owners),
+        "connections": options.connections,
+        "unix": options.unix,
+        "protocols": list(options.protocols),
+        "processes_scanned": getattr(resolver, "scanned", len(processes)),
+        "processes_unreadable": getattr(resolver or backend, "unreadable", 0),
+    }
+    return facts

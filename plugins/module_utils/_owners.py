@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Socket owners: one walk of /proc/PID/fd mapping socket inodes to processes (netstat -p).
+
+This is a private module_utils file of netaudit.netstat; its API may change at any time.
+Standard library only: it runs on the managed host (Python 3.8+). No subprocesses.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import os
+
+try:
+    import pwd
+except ImportError:  # pragma: no cover - non-POSIX
+    pwd = None
+
+_USER_CACHE = {}
+
+
+def user_name(uid):
+    """The name of `uid`, or the number as text when it has no passwd entry."""
+    if uid is None:
+        return None
+    name = _USER_CACHE.get(uid)
+    if name is None:
+        try:
+            name = pwd.getpwuid(uid).pw_name if pwd is not None else str(uid)
+        except KeyError:
+            name = str(uid)
+        _USER_CACHE[uid] = name
+    return name
+
+
+def _read(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def _text(raw):
+    return raw.decode("utf-8", "backslashreplace")
+
+
+class OwnerResolver:
+    """Maps socket inodes to the pids holding them, and pids to process details.
+
+    `resolve(wanted)` walks every /proc/PID/fd once. Processes and fds that vanish mid-walk are
+    skipped silently (they no longer hold anything); a /proc/PID/fd that cannot be read (not root,
+    hidepid) is counted in `unreadable`, since a socket it holds cannot be attributed.
+    """
+
+    def __init__(self, proc_root="/proc"):
+        self.proc_root = proc_root
+        self.scanned = 0
+        self.unreadable = 0
+        self.unreadable_pids = []
+        self.vanished = 0
+        self._info = {}
+
+    def resolve(self, wanted=None):
+        """Return {inode: [pid, ...]} (pids ascending) for socket inodes.
+
+        `wanted` is a set of inodes to look for, or None for every socket seen.
+        """
+        owners = {}
+        proc = self.proc_root
+        try:
+            entries = os.listdir(proc)
+        except OSError:
+            return owners
+        pids = sorted(int(e) for e in entries if e.isdigit())
+        for pid in pids:
+            fd_dir = "%s/%d/fd" % (proc, pid)
+            try:
+                fds = os.listdir(fd_dir)
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ESRCH):
+                    self.vanished += 1
+                else:
+                    self.unreadable += 1
+                    if len(self.unreadable_pids) < 20:
+                        self.unreadable_pids.append(pid)
+                continue
+            self.scanned += 1
+            for fd in fds:
+                try:
+                    target = os.readlink(fd_dir + "/" + fd)
+                except OSError:
+                    continue  # fd closed or process gone mid-walk
+                if not target.startswith("socket:["):
+                    continue
+                try:
+                    inode = int(target[8:-1])
+                except ValueError:
+                    continue
+                if wanted is not None and inode not in wanted:
+                    continue
+                holders = owners.get(inode)
+                if holders is None:
+                    owners[inode] = [pid]
+                elif holders[-1] != pid:
+                    holders.append(pid)
+        return owners
+
+    def process(self, pid):
+        """Details of one process: pid, ppid, name (comm), exe, cmdline, uid, user.
+
+        Fields that cannot be read (process gone, no permission) are None.
+        """
+        info = self._info.get(pid)
+        if info is not None:
+            return info
+        base = "%s/%d" % (self.proc_root, pid)
+        name = ppid = uid = exe = cmdline = None
+        try:
+            stat = _text(_read(base + "/stat", "rb"))
+            # comm is between the first '(' and the last ')': it may hold spaces and parens.
+            lpar, rpar = stat.index("("), stat.rindex(")")
+            name = stat[lpar + 1:rpar]
+            ppid = int(stat[rpar + 2:].split()[1])
+        except (OSError, IOError, ValueError, IndexError):
+            pass
+        try:
+            comm = _text(_read(base + "/comm", "rb"))
+            name = comm[:-1] if comm.endswith("\n") else comm
+        except (OSError, IOError):
+            pass
+        try:
+            for line in _read(base + "/status", "rb").split(b"\n"):
+                if line.startswith(b"Uid:"):
+                    uid = int(line.split()[1])
+                    break
+        except (OSError, IOError, ValueError, IndexError):
+            pass
+        try:
+            exe = os.readlink(base + "/exe")
+        except OSError:
+            pass
+        try:
+            raw = _read(base + "/cmdline", "rb")
+            cmdline = _text(raw.rstrip(b"\0").replace(b"\0", b" "))
+        except (OSError, IOError):
+            pass
+        info = {
+            "pid": pid,
+            "ppid": ppid,
+            "name": name,
+            "exe": exe,
+            "cmdline": cmdline,
+            "uid": uid,
+            "user": user_name(uid),
+        }
+        self._info[pid] = info
+        return info

@@ -1,0 +1,459 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: netstat_facts
+short_description: Socket facts, C(netstat -anp) as data
+version_added: 0.1.0
+description:
+  - Gathers the host's TCP, UDP and UNIX domain sockets with their owning processes and returns
+    them under one key, RV(ansible_facts.netstat).
+  - TCP listeners and bound, unconnected UDP sockets are listed with their owners and an
+    exposure class. Other connections are counted per state by default; the full list is an
+    opt-in (O(connections)), so a host with 100k connections does not push 100k entries into the
+    fact cache unless asked.
+  - Needs nothing but the Python standard library on Linux. Owners of sockets held by other
+    users' processes can only be read as root; without them the facts say
+    RV(ansible_facts.netstat.collector.complete=false) and why.
+author:
+  - netaudit developers
+extends_documentation_fragment:
+  - netaudit.netstat.attributes
+  - netaudit.netstat.attributes.facts
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  facts:
+    support: full
+options:
+  protocols:
+    description:
+      - Socket tables to read, like C(netstat -t -u -x).
+    type: list
+    elements: str
+    choices: [tcp, udp, unix]
+    default: [tcp, udp, unix]
+  families:
+    description:
+      - Address families of TCP and UDP sockets to read (C(netstat -4 -6)).
+    type: list
+    elements: str
+    choices: [ipv4, ipv6]
+    default: [ipv4, ipv6]
+  connections:
+    description:
+      - How much of the non-listening TCP and UDP sockets to return. Listeners are always listed
+        in full, and RV(ansible_facts.netstat.counts) always covers every socket.
+      - V(none) and V(counts) return no RV(ansible_facts.netstat.connections) key (C(netstat -l)).
+      - V(summary) groups connections by protocol, family, state, local listening port and remote
+        address, with a count.
+      - V(full) returns one dictionary per socket (C(netstat -a)); costly through Ansible on busy
+        hosts.
+      - V(compact) returns the same data as V(full) as C(columns) and C(rows), with owner pids
+        pointing into RV(ansible_facts.netstat.processes); cheap at 100k sockets.
+    type: str
+    choices: [none, counts, summary, full, compact]
+    default: counts
+  unix:
+    description:
+      - Which UNIX domain sockets to list in RV(ansible_facts.netstat.unix). Counts cover all of
+        them whatever this says.
+      - V(bound) lists sockets with a path or an abstract name, V(listening) only listening ones,
+        V(all) every one (C(netstat -ax)), V(none) none.
+    type: str
+    choices: [none, listening, bound, all]
+    default: bound
+  owners:
+    description:
+      - Resolve the processes holding each listed socket (C(netstat -p)), by one walk of
+        C(/proc/PID/fd).
+    type: bool
+    default: true
+  services:
+    description:
+      - Resolve listener ports to service names from the services database (C(/etc/services)).
+        Numeric output (C(netstat -n)) is the default.
+    type: bool
+    default: false
+  samples:
+    description:
+      - Number of samples to take, O(interval) seconds apart (C(netstat -c)). With more than one,
+        RV(ansible_facts.netstat.counts_stats) gives min, max and last of each state count; the
+        socket lists come from the last sample.
+    type: int
+    default: 1
+  interval:
+    description:
+      - Seconds between two samples.
+    type: float
+    default: 1.0
+  backend:
+    description:
+      - How to read the socket tables.
+      - V(netlink) asks the kernel through C(NETLINK_SOCK_DIAG) (fastest; filters in the kernel).
+      - V(procfs) parses C(/proc/net/{tcp,tcp6,udp,udp6,unix}).
+      - V(psutil) uses the psutil library where it is installed, for platforms without C(/proc);
+        it gives no queues, inodes or socket uids.
+      - V(auto) takes the first of netlink, procfs, psutil that can run and says which in
+        RV(ansible_facts.netstat.collector.backend), and why the others were skipped.
+      - A backend named explicitly that cannot run fails the task.
+    type: str
+    choices: [auto, netlink, procfs, psutil]
+    default: auto
+  proc_root:
+    description:
+      - Where procfs is mounted. Meant for tests that point the module at a fixture tree; only
+        the V(procfs) backend (and owner resolution) read it.
+    type: path
+    default: /proc
+notes:
+  - A UDP socket is reported as a listener when it is bound, has no peer and its port is outside
+    the kernel's ephemeral range (C(net.ipv4.ip_local_port_range)); unconnected UDP sockets have
+    state V(CLOSED) (C(ss) says C(UNCONN)).
+  - The kernel's C(NEW_SYN_RECV) request sockets count as V(SYN_RECV).
+  - The module reads the socket tables of the network namespace it runs in.
+seealso:
+  - module: netaudit.netstat.netstat_audit
+  - module: community.general.listen_ports_facts
+"""
+
+EXAMPLES = r"""
+- name: Gather socket facts
+  netaudit.netstat.netstat_facts:
+
+- name: Show the listeners
+  ansible.builtin.debug:
+    var: ansible_facts.netstat.listeners
+
+- name: Listeners reachable from outside
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.netstat.listeners | rejectattr('exposure', 'eq', 'loopback') | map(attribute='port') | list }}"
+
+- name: Everything, netstat -anp style, compact enough for 100k sockets
+  netaudit.netstat.netstat_facts:
+    connections: compact
+    unix: all
+
+- name: TIME_WAIT counts over five samples, one second apart (netstat -c)
+  netaudit.netstat.netstat_facts:
+    protocols: [tcp]
+    samples: 5
+    interval: 1
+
+- name: Fail when owners could not be resolved
+  ansible.builtin.assert:
+    that: ansible_facts.netstat.collector.complete
+    fail_msg: "{{ ansible_facts.netstat.collector.reasons | join('; ') }}"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts to add to ansible_facts.
+  returned: always
+  type: complex
+  contains:
+    netstat:
+      description: Socket facts of the host. See C(docs/facts.md) in the collection.
+      returned: always
+      type: complex
+      contains:
+        collector:
+          description: How the facts were gathered and whether they are complete.
+          returned: always
+          type: complex
+          contains:
+            backend:
+              description: The backend that ran.
+              type: str
+              returned: always
+              sample: netlink
+            backends_tried:
+              description: Backends that V(auto) skipped, each with C(name) and C(reason).
+              type: list
+              elements: dict
+              returned: always
+            complete:
+              description: False when some owners could not be resolved or some table lines
+                could not be parsed; RV(ansible_facts.netstat.collector.reasons) says why.
+              type: bool
+              returned: always
+            reasons:
+              description: Why the facts are not complete.
+              type: list
+              elements: str
+              returned: always
+            warnings:
+              description: Things worth knowing, such as skipped malformed lines (file:line).
+              type: list
+              elements: str
+              returned: always
+            duration:
+              description: Seconds the gather took.
+              type: float
+              returned: always
+            samples:
+              description: Number of samples taken.
+              type: int
+              returned: always
+            interval:
+              description: Seconds between samples.
+              type: float
+              returned: always
+            netns:
+              description: The network namespace read, as C(readlink /proc/self/ns/net) shows it.
+              type: str
+              returned: always
+              sample: "net:[4026531840]"
+            is_root:
+              description: Whether the module ran as root.
+              type: bool
+              returned: always
+            owners:
+              description: Whether owners were resolved (O(owners)).
+              type: bool
+              returned: always
+            connections:
+              description: The O(connections) mode used.
+              type: str
+              returned: always
+            unix:
+              description: The O(unix) mode used.
+              type: str
+              returned: always
+            protocols:
+              description: The O(protocols) read.
+              type: list
+              elements: str
+              returned: always
+            processes_scanned:
+              description: Processes whose descriptors were read.
+              type: int
+              returned: always
+            processes_unreadable:
+              description: Processes whose descriptors could not be read.
+              type: int
+              returned: always
+        listeners:
+          description:
+            - TCP sockets in LISTEN and bound, unconnected UDP sockets (C(netstat -l)), sorted by
+              protocol, family, port and address. A socket held by several processes is one entry.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            proto:
+              description: V(tcp) or V(udp).
+              type: str
+            family:
+              description: V(ipv4) or V(ipv6).
+              type: str
+            address:
+              description: Local address; IPv6 scoped addresses carry C(%interface).
+              type: str
+            port:
+              description: Local port.
+              type: int
+            state:
+              description: V(LISTEN) for TCP, V(CLOSED) for UDP.
+              type: str
+            recv_q:
+              description: Recv-Q; for a TCP listener the current accept queue.
+              type: int
+            send_q:
+              description: Send-Q.
+              type: int
+            backlog:
+              description: Accept queue limit of a TCP listener where the backend knows it (netlink).
+              type: int
+            inode:
+              description: Socket inode.
+              type: int
+            uid:
+              description: Socket owner uid.
+              type: int
+            user:
+              description: Socket owner name.
+              type: str
+            exposure:
+              description: V(loopback), V(wildcard), V(link-local), V(private), V(multicast),
+                V(public) or V(unknown).
+              type: str
+            v6only:
+              description: For IPv6 sockets, whether IPv4 is refused, where the backend knows it.
+              type: bool
+            interface:
+              description: Device the socket is bound to, where known.
+              type: str
+            service:
+              description: Service name when O(services=true).
+              type: str
+            processes:
+              description: Processes holding the socket, by pid; each has C(pid), C(ppid), C(name)
+                (comm), C(exe), C(cmdline), C(uid) and C(user).
+              type: list
+              elements: dict
+          sample:
+            - proto: tcp
+              family: ipv4
+              address: 0.0.0.0
+              port: 22
+              state: LISTEN
+              recv_q: 0
+              send_q: 0
+              backlog: 128
+              inode: 20817
+              uid: 0
+              user: root
+              exposure: wildcard
+              v6only: null
+              interface: null
+              service: null
+              processes:
+                - {pid: 812, ppid: 1, name: sshd, exe: /usr/sbin/sshd, cmdline: "sshd: /usr/sbin/sshd -D", uid: 0, user: root}
+        connections:
+          description:
+            - Non-listening TCP and UDP sockets, in the form O(connections) asks for; absent for
+              V(none) and V(counts).
+            - V(full) gives dicts with C(proto), C(family), C(state), C(local_address), C(local_port),
+              C(remote_address), C(remote_port), C(recv_q), C(send_q), C(inode), C(uid), C(user),
+              C(processes).
+            - V(compact) gives C(columns) (the same names, with C(pids) instead of C(user) and
+              C(processes)) and C(rows).
+            - V(summary) gives dicts with C(proto), C(family), C(state), C(local_port) (null unless
+              a listening port), C(remote_address), C(count).
+          type: raw
+          returned: when O(connections) is V(summary), V(full) or V(compact)
+        processes:
+          description: Every owner seen, keyed by pid (as a string).
+          type: dict
+          returned: when O(owners=true)
+        unix:
+          description: UNIX domain sockets chosen by O(unix).
+          type: list
+          elements: dict
+          returned: when O(protocols) has V(unix) and O(unix) is not V(none)
+          contains:
+            type:
+              description: V(stream), V(dgram), V(seqpacket), V(raw) or V(rdm).
+              type: str
+            state:
+              description: V(LISTENING), V(CONNECTED), V(UNCONNECTED), V(CONNECTING),
+                V(DISCONNECTING) or V(FREE).
+              type: str
+            flags:
+              description: C([ACC]) for listening sockets.
+              type: list
+              elements: str
+            refcnt:
+              description: Reference count (procfs only).
+              type: int
+            inode:
+              description: Socket inode.
+              type: int
+            path:
+              description: Path, C(@name) for abstract names, null when unbound.
+              type: str
+            abstract:
+              description: Whether the name is abstract.
+              type: bool
+            peer:
+              description: Peer inode, where the backend knows it (netlink).
+              type: int
+            recv_q:
+              description: Recv-Q, where the backend knows it (netlink).
+              type: int
+            send_q:
+              description: Send-Q, where the backend knows it (netlink).
+              type: int
+            mode:
+              description: File mode of the socket file (e.g. C(0666)), null when not on disk.
+              type: str
+            file_uid:
+              description: Owner uid of the socket file.
+              type: int
+            processes:
+              description: Processes holding the socket.
+              type: list
+              elements: dict
+        counts:
+          description:
+            - Sockets per protocol and state, every state present with zero included. TCP and UDP
+              have the 12 netstat state names, UNIX the six socket states.
+          type: dict
+          returned: always
+          sample:
+            tcp: {LISTEN: 3, SYN_SENT: 0, SYN_RECV: 0, ESTABLISHED: 2, FIN_WAIT1: 0, FIN_WAIT2: 0,
+                  CLOSE_WAIT: 0, LAST_ACK: 0, TIME_WAIT: 1, CLOSING: 0, CLOSED: 0, UNKNOWN: 0}
+        counts_stats:
+          description: Per protocol and state, C(min), C(max) and C(last) over the samples.
+          type: dict
+          returned: when O(samples) is more than 1
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import NetstatError
+from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            protocols=dict(type="list", elements="str", choices=["tcp", "udp", "unix"], default=["tcp", "udp", "unix"]),
+            families=dict(type="list", elements="str", choices=["ipv4", "ipv6"], default=["ipv4", "ipv6"]),
+            connections=dict(type="str", choices=["none", "counts", "summary", "full", "compact"], default="counts"),
+            unix=dict(type="str", choices=["none", "listening", "bound", "all"], default="bound"),
+            owners=dict(type="bool", default=True),
+            services=dict(type="bool", default=False),
+            samples=dict(type="int", default=1),
+            interval=dict(type="float", default=1.0),
+            backend=dict(type="str", choices=["auto", "netlink", "procfs", "psutil"], default="auto"),
+            proc_root=dict(type="path", default="/proc"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        options = Options(
+            protocols=params["protocols"],
+            families=params["families"],
+            connections=params["connections"],
+            unix=params["unix"],
+            owners=params["owners"],
+            services=params["services"],
+            samples=params["samples"],
+            interval=params["interval"],
+            backend=params["backend"],
+            proc_root=params["proc_root"],
+        )
+        if params["backend"] == "psutil":
+            from ansible_collections.netaudit.netstat.plugins.module_utils._psutil import PSUTIL_IMPORT_ERROR
+
+            if PSUTIL_IMPORT_ERROR is not None:
+                module.fail_json(msg=missing_required_lib("psutil"), exception=PSUTIL_IMPORT_ERROR)
+        facts = gather(options)
+    except NetstatError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # a bug, not bad input: say so, keep the traceback for -vvv
+        module.fail_json(
+            msg="netstat_facts failed unexpectedly (%s: %s); please report this with the -vvv output"
+            % (type(exc).__name__, exc),
+            exception=traceback.format_exc(),
+        )
+    for warning in facts["collector"]["warnings"]:
+        module.warn(warning)
+    module.exit_json(changed=False, ansible_facts={"netstat": facts})
+
+
+if __name__ == "__main__":
+    main()
