@@ -1,0 +1,1045 @@
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fleet report: a model built from per-host audit results, rendered as JSON, JUnit XML,
+Markdown and a self-contained HTML page, and written atomically.
+
+This is a private plugin_utils file of netaudit.netstat; its API may change at any time.
+Pure functions, standard library only, no Ansible imports: the netstat_report callback and the
+unit tests call them directly.
+
+Every value that reaches a report may come from a managed host (process names, command lines,
+socket paths) and is treated as hostile: the JSON keeps it verbatim (json escapes it), every other
+format escapes it for its own syntax, replaces control characters with visible ``\\xNN`` escapes
+and truncates very long strings with a visible marker.
+"""
+
+import datetime
+import html
+import json
+import os
+import re
+import tempfile
+import xml.etree.ElementTree as ET
+
+SCHEMA_VERSION = 1
+
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+# Host status: how far the play got with the host.
+#   ok: the audit ran (the host may still have drifted); failed: a task failed before or in the
+#   audit without producing a result; unreachable: Ansible could not connect; skipped: the audit
+#   task was skipped for the host (e.g. a `when:`), so it was never audited.
+STATUSES = ("ok", "failed", "unreachable", "skipped")
+
+# Host verdict, derived from status and compliance.
+VERDICTS = ("compliant", "drift", "failed", "unreachable", "skipped")
+
+FORMATS = ("json", "junit", "markdown", "html")
+FILENAMES = {
+    "json": "report.json",
+    "junit": "junit.xml",
+    "markdown": "report.md",
+    "html": "report.html",
+}
+FORMAT_ALIASES = {"md": "markdown", "xml": "junit", "htm": "html"}
+
+FINDING_KEYS = (
+    "rule",
+    "severity",
+    "subject",
+    "expected",
+    "actual",
+    "message",
+    "source",
+    "waived",
+)
+
+# Display limits (characters) for the human formats; the JSON is never truncated.
+LIMIT_SHORT = 120  # table cells, chart labels, subjects, host names
+LIMIT_LONG = 1000  # messages, error text
+
+SUITE_NAME = "netaudit.netstat"
+
+
+class ReportError(Exception):
+    """The report could not be rendered or written; the message says which file and why."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Text hygiene
+
+
+# C0 controls except TAB/LF/CR, DEL, C1 controls, lone surrogates and the XML non-characters.
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
+)
+_CONTROL_ALL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(match):
+    code = ord(match.group(0))
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
+
+
+def to_text(value):
+    """Any value as text: None is empty, containers are compact JSON, the rest is str()."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, (dict, list, tuple)):
+        try:
+            return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def truncate(text, limit):
+    """Cut `text` to about `limit` characters, saying visibly how much was dropped."""
+    if limit is None or len(text) <= limit:
+        return text
+    dropped = len(text) - limit
+    return text[:limit] + f"\u2026 [+{dropped} chars]"
+
+
+def clean(value, limit=LIMIT_SHORT, multiline=False):
+    """Text safe to place in a human report (before format escaping).
+
+    Control characters become visible ``\\xNN`` escapes; newlines too unless `multiline`;
+    the result is truncated to `limit` characters with a visible marker.
+    """
+    text = to_text(value)
+    if multiline:
+        text = text.replace("\r\n", "\n")
+        text = _CONTROL_RE.sub(_visible, text)
+    else:
+        text = _CONTROL_ALL_RE.sub(_visible, text)
+    return truncate(text, limit)
+
+
+def html_text(value, limit=LIMIT_SHORT, multiline=False):
+    """Escaped for HTML element content and quoted attribute values."""
+    return html.escape(clean(value, limit, multiline), quote=True)
+
+
+_MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_text(value, limit=LIMIT_SHORT):
+    """Escaped for a Markdown paragraph or table cell (GitHub / GitLab flavoured).
+
+    HTML metacharacters become entities, Markdown punctuation is backslash-escaped (pipes
+    included, so a cell never splits), newlines and controls are visible escapes.
+    """
+    text = clean(value, limit)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL_RE.sub(r"\\\1", text)
+    # A line that starts with "-", "=" or "1." could turn into a list or a heading underline.
+    if text[:1] in ("-", "=", "."):
+        text = "\\" + text
+    return text
+
+
+def xml_text(value, limit=LIMIT_LONG, multiline=True):
+    """Text legal in XML 1.0 (controls replaced); ElementTree escapes the markup characters."""
+    return clean(value, limit, multiline)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model
+
+
+def _int(value, default=0):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def normalize_finding(finding):
+    """A finding with every documented key present (missing ones None)."""
+    if not isinstance(finding, dict):
+        finding = {"rule": "unknown", "message": to_text(finding)}
+    out = dict(finding)
+    for key in FINDING_KEYS:
+        out.setdefault(key, None)
+    severity = to_text(out.get("severity") or "error").lower()
+    out["severity"] = severity if severity in SEVERITY_RANK else "error"
+    out["rule"] = to_text(out.get("rule") or "unknown")
+    out["subject"] = "" if out.get("subject") is None else out["subject"]
+    return out
+
+
+def _finding_sort_key(finding):
+    return (
+        SEVERITY_RANK.get(finding["severity"], 9),
+        to_text(finding["rule"]),
+        to_text(finding["subject"]),
+        to_text(finding.get("message")),
+    )
+
+
+def count_findings(findings, include_waived=False):
+    """Unwaived findings per severity (every severity present)."""
+    counts = {sev: 0 for sev in SEVERITIES}
+    for finding in findings:
+        if finding.get("waived") and not include_waived:
+            continue
+        counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+    return counts
+
+
+def facts_summary(netstat):
+    """A short summary of ``ansible_facts.netstat`` for the report (None when absent).
+
+    backend, complete, reasons, listener / connection / UNIX socket counts, and the non-zero
+    state counts per protocol.
+    """
+    if not isinstance(netstat, dict) or not netstat:
+        return None
+    collector = netstat.get("collector") or {}
+    listeners = netstat.get("listeners")
+    states = {}
+    for proto, table in sorted((netstat.get("counts") or {}).items()):
+        if isinstance(table, dict):
+            states[proto] = {name: _int(n) for name, n in table.items() if _int(n)}
+    sockets = None
+    if isinstance(netstat.get("counts"), dict):
+        sockets = 0
+        for proto in ("tcp", "udp"):
+            sockets += sum(
+                _int(n) for n in (netstat["counts"].get(proto) or {}).values()
+            )
+    unix = netstat.get("unix")
+    return {
+        "backend": collector.get("backend"),
+        "complete": collector.get("complete"),
+        "reasons": list(collector.get("reasons") or []),
+        "netns": collector.get("netns"),
+        "listeners": len(listeners) if isinstance(listeners, list) else None,
+        "sockets": sockets,  # TCP + UDP sockets, every state
+        "unix": len(unix) if isinstance(unix, list) else None,
+        "states": states,
+    }
+
+
+def _summary_from(facts):
+    """Accept either raw ``netstat`` facts or an already summarised dict."""
+    if not isinstance(facts, dict) or not facts:
+        return None
+    if "collector" in facts or isinstance(facts.get("listeners"), list):
+        return facts_summary(facts)
+    out = {
+        "backend": None,
+        "complete": None,
+        "reasons": [],
+        "netns": None,
+        "listeners": None,
+        "sockets": None,
+        "unix": None,
+        "states": {},
+    }
+    out.update(facts)
+    return out
+
+
+def normalize_host(name, entry):
+    """One host's report entry.
+
+    `entry` keys (all optional): status (ok | failed | unreachable | skipped), compliant,
+    counts, findings, facts (raw ``ansible_facts.netstat`` or a facts_summary()), error,
+    policies, task.
+    """
+    entry = dict(entry or {})
+    status = entry.get("status") or "ok"
+    if status not in STATUSES:
+        status = "failed"
+    findings = [normalize_finding(f) for f in (entry.get("findings") or [])]
+    findings.sort(key=_finding_sort_key)
+    counts = {sev: 0 for sev in SEVERITIES}
+    given = entry.get("counts")
+    if isinstance(given, dict) and status == "ok":
+        for sev in SEVERITIES:
+            counts[sev] = _int(given.get(sev))
+    else:
+        counts = count_findings(findings)
+    if status == "ok":
+        compliant = entry.get("compliant")
+        if compliant is None:
+            compliant = counts["error"] == 0
+        compliant = bool(compliant)
+        verdict = "compliant" if compliant else "drift"
+    elif status == "skipped":
+        compliant = None
+        verdict = "skipped"
+    else:
+        compliant = False
+        verdict = status
+    error = entry.get("error")
+    if status in ("failed", "unreachable") and not error:
+        error = f"host {status}"
+    return {
+        "host": to_text(name),
+        "status": status,
+        "verdict": verdict,
+        "compliant": compliant,
+        "counts": counts,
+        "findings": findings,
+        "facts": _summary_from(entry.get("facts")),
+        "error": None if error is None else to_text(error),
+        "policies": list(entry.get("policies") or []),
+        "task": entry.get("task"),
+    }
+
+
+def finding_program(finding):
+    """The program a finding is about, when the finding says (for grouping drift)."""
+    for key in ("program", "process"):
+        if finding.get(key):
+            return to_text(finding[key])
+    actual = finding.get("actual")
+    if isinstance(actual, dict):
+        for key in ("program", "name", "process"):
+            if actual.get(key):
+                return to_text(actual[key])
+        procs = actual.get("processes")
+        if isinstance(procs, list) and procs:
+            names = sorted(
+                {
+                    to_text(p.get("name"))
+                    for p in procs
+                    if isinstance(p, dict) and p.get("name")
+                }
+            )
+            if names:
+                return ",".join(names)
+    return None
+
+
+def group_drift(hosts):
+    """Unwaived findings grouped across hosts by (rule, severity, subject, program).
+
+    Each group: rule, severity, subject, program, label ("tcp 0.0.0.0:8080 python3"),
+    hosts (sorted), count, total (hosts audited), message (of the first host).
+    Sorted by severity, then most hosts first, then rule and label.
+    """
+    audited = [h for h in hosts if h["status"] == "ok"]
+    total = len(audited)
+    groups = {}
+    for host in audited:
+        for finding in host["findings"]:
+            if finding.get("waived"):
+                continue
+            program = finding_program(finding)
+            subject = to_text(finding.get("subject"))
+            key = (finding["rule"], finding["severity"], subject, program or "")
+            group = groups.get(key)
+            if group is None:
+                label = subject if not program else f"{subject} {program}"
+                group = groups[key] = {
+                    "rule": finding["rule"],
+                    "severity": finding["severity"],
+                    "subject": subject,
+                    "program": program,
+                    "label": label.strip() or finding["rule"],
+                    "hosts": [],
+                    "count": 0,
+                    "total": total,
+                    "message": finding.get("message"),
+                }
+            if host["host"] not in group["hosts"]:
+                group["hosts"].append(host["host"])
+                group["count"] += 1
+    out = list(groups.values())
+    for group in out:
+        group["hosts"].sort()
+    out.sort(
+        key=lambda g: (
+            SEVERITY_RANK.get(g["severity"], 9),
+            -g["count"],
+            g["rule"],
+            g["label"],
+        )
+    )
+    return out
+
+
+def build_report(hosts, playbook=None, generated=None, extra=None):
+    """The report model from ``{host: entry}`` (see normalize_host for an entry's keys).
+
+    Returns a JSON-serialisable dict: schema_version, generated (UTC ISO 8601), playbook,
+    compliant (the fleet: no drift, no failed or unreachable host), summary, hosts (sorted by
+    name), drift (see group_drift).
+    """
+    if isinstance(hosts, dict):
+        items = hosts.items()
+    else:
+        items = [(h.get("host"), h) for h in hosts]
+    entries = [normalize_host(name, entry) for name, entry in items]
+    entries.sort(key=lambda h: h["host"])
+    if generated is None:
+        generated = datetime.datetime.now(datetime.UTC)
+    if isinstance(generated, datetime.datetime):
+        generated = generated.replace(microsecond=0).isoformat()
+    verdicts = {v: 0 for v in VERDICTS}
+    findings = {sev: 0 for sev in SEVERITIES}
+    waived = 0
+    for host in entries:
+        verdicts[host["verdict"]] += 1
+        for sev in SEVERITIES:
+            findings[sev] += host["counts"][sev]
+        waived += sum(1 for f in host["findings"] if f.get("waived"))
+    summary = {
+        "hosts": len(entries),
+        "audited": sum(1 for h in entries if h["status"] == "ok"),
+        "findings": findings,
+        "waived": waived,
+    }
+    summary.update(verdicts)
+    model = {
+        "schema_version": SCHEMA_VERSION,
+        "generated": generated,
+        "playbook": playbook,
+        "compliant": all(h["compliant"] is not False for h in entries),
+        "summary": summary,
+        "hosts": entries,
+        "drift": group_drift(entries),
+    }
+    if extra:
+        model.update(extra)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+def render_json(model):
+    return (
+        json.dumps(model, indent=2, sort_keys=True, ensure_ascii=True, default=to_text)
+        + "\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# JUnit XML (one <testsuite> in <testsuites>; valid against Jenkins' junit-10.xsd)
+
+
+def _junit_classname(host):
+    # Jenkins splits classname on dots into package / class: keep a host name in one piece.
+    return "netstat." + clean(host, LIMIT_SHORT).replace(".", "_")
+
+
+def _finding_line(finding):
+    """A finding as a few lines of plain text (each value truncated) for JUnit bodies."""
+    head = [finding["severity"], finding["rule"], finding["subject"]]
+    parts = ["[{}] {} {}".format(*(clean(v, LIMIT_SHORT) for v in head))]
+    for key in ("message", "expected", "actual", "source", "waived"):
+        if finding.get(key) not in (None, ""):
+            label = "" if key == "message" else key + ": "
+            parts.append(label + clean(finding[key], LIMIT_LONG))
+    return "\n  ".join(parts)
+
+
+def junit_cases(model, fail_on="error"):
+    """The test cases as plain dicts: classname, name, outcome (passed | failure | error |
+    skipped), message, text. One per host and rule; one "compliant" case for a clean host, one
+    "audit" case for a host that was not audited."""
+    threshold = SEVERITY_RANK.get(fail_on, 0)
+    cases = []
+    for host in model["hosts"]:
+        classname = _junit_classname(host["host"])
+        if host["status"] in ("failed", "unreachable"):
+            cases.append(
+                {
+                    "classname": classname,
+                    "name": "audit",
+                    "outcome": "error",
+                    "type": host["status"],
+                    "message": "{}: {}".format(host["status"], host["error"] or ""),
+                    "text": host["error"] or "",
+                }
+            )
+            continue
+        if host["status"] == "skipped":
+            cases.append(
+                {
+                    "classname": classname,
+                    "name": "audit",
+                    "outcome": "skipped",
+                    "type": "skipped",
+                    "message": host["error"] or "audit skipped for this host",
+                    "text": "",
+                }
+            )
+            continue
+        by_rule = {}
+        for finding in host["findings"]:
+            by_rule.setdefault(finding["rule"], []).append(finding)
+        if not by_rule:
+            cases.append(
+                {
+                    "classname": classname,
+                    "name": "compliant",
+                    "outcome": "passed",
+                    "type": None,
+                    "message": "",
+                    "text": "",
+                }
+            )
+            continue
+        for rule in sorted(by_rule):
+            findings = by_rule[rule]
+            failing = [
+                f
+                for f in findings
+                if not f.get("waived")
+                and SEVERITY_RANK.get(f["severity"], 0) <= threshold
+            ]
+            text = "\n".join(_finding_line(f) for f in findings)
+            if failing:
+                subjects = ", ".join(to_text(f["subject"]) for f in failing[:5])
+                if len(failing) > 5:
+                    subjects += ", \u2026"
+                message = f"{len(failing)} {rule} finding(s): {subjects}"
+                outcome = "failure"
+            else:
+                message = ""
+                outcome = "passed"
+            cases.append(
+                {
+                    "classname": classname,
+                    "name": rule,
+                    "outcome": outcome,
+                    "type": rule,
+                    "message": message,
+                    "text": text,
+                }
+            )
+    return cases
+
+
+def render_junit(model, fail_on="error"):
+    cases = junit_cases(model, fail_on=fail_on)
+    totals = {"failure": 0, "error": 0, "skipped": 0}
+    for case in cases:
+        if case["outcome"] in totals:
+            totals[case["outcome"]] += 1
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": SUITE_NAME,
+            "tests": str(len(cases)),
+            "failures": str(totals["failure"]),
+            "errors": str(totals["error"]),
+            "time": "0",
+        },
+    )
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        {
+            "name": SUITE_NAME,
+            "tests": str(len(cases)),
+            "failures": str(totals["failure"]),
+            "errors": str(totals["error"]),
+            "skipped": str(totals["skipped"]),
+            "time": "0",
+            "timestamp": xml_text(model.get("generated"), LIMIT_SHORT, False),
+        },
+    )
+    props = ET.SubElement(suite, "properties")
+    summary = model["summary"]
+    for key in (
+        "hosts",
+        "audited",
+        "compliant",
+        "drift",
+        "failed",
+        "unreachable",
+        "skipped",
+    ):
+        ET.SubElement(
+            props, "property", {"name": "hosts." + key, "value": str(summary[key])}
+        )
+    if model.get("playbook"):
+        ET.SubElement(
+            props,
+            "property",
+            {
+                "name": "playbook",
+                "value": xml_text(model["playbook"], LIMIT_SHORT, False),
+            },
+        )
+    for case in cases:
+        elem = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": case["classname"],
+                "name": xml_text(case["name"], LIMIT_SHORT, False),
+                "time": "0",
+            },
+        )
+        if case["outcome"] in ("failure", "error", "skipped"):
+            attrs = {"message": xml_text(case["message"], LIMIT_SHORT * 4, False)}
+            if case["outcome"] != "skipped":
+                attrs["type"] = xml_text(case["type"], LIMIT_SHORT, False)
+            child = ET.SubElement(elem, case["outcome"], attrs)
+            if case["text"]:
+                child.text = xml_text(case["text"], LIMIT_LONG * 20, True)
+        elif case["text"]:
+            out = ET.SubElement(elem, "system-out")
+            out.text = xml_text(case["text"], LIMIT_LONG * 20, True)
+    if hasattr(ET, "indent"):
+        ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+
+_VERDICT_MARK = {
+    "compliant": "PASS",
+    "drift": "DRIFT",
+    "failed": "FAILED",
+    "unreachable": "UNREACHABLE",
+    "skipped": "SKIPPED",
+}
+
+
+def _fleet_line(model):
+    s = model["summary"]
+    return (
+        f"{s['hosts']} hosts: {s['compliant']} compliant, {s['drift']} drifted, "
+        f"{s['failed']} failed, {s['unreachable']} unreachable, {s['skipped']} skipped"
+    )
+
+
+def _md_row(cells):
+    """A Markdown table row; the cells must already be escaped (md_text) or numbers."""
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _md_table(header, align, rows):
+    lines = [_md_row(header), _md_row(align)]
+    lines.extend(_md_row(r) for r in rows)
+    lines.append("")
+    return lines
+
+
+def render_markdown(model):
+    s = model["summary"]
+    verdict = "**PASS**" if model["compliant"] else "**FAIL**"
+    meta = "Generated " + md_text(model.get("generated"))
+    if model.get("playbook"):
+        meta += " by playbook " + md_text(model["playbook"])
+    lines = ["# Socket audit report", "", f"{verdict} \u2014 {_fleet_line(model)}.", ""]
+    lines += [meta + ".", "", "## Summary", ""]
+    heads = ("hosts", "compliant", "drift", "failed", "unreachable", "skipped")
+    lines += _md_table(
+        heads + ("errors", "warnings", "info"),
+        ("---:",) * (len(heads) + 3),
+        [[s[h] for h in heads] + [s["findings"][sev] for sev in SEVERITIES]],
+    )
+
+    rows = []
+    for host in model["hosts"]:
+        facts = host["facts"] or {}
+        note = host["error"] or ""
+        if not note and facts.get("complete") is False:
+            note = "facts incomplete: " + "; ".join(
+                to_text(r) for r in facts.get("reasons") or []
+            )
+        listeners = facts.get("listeners")
+        rows.append(
+            [md_text(host["host"]), _VERDICT_MARK[host["verdict"]]]
+            + [host["counts"][sev] for sev in SEVERITIES]
+            + [
+                md_text(facts.get("backend") or ""),
+                "" if listeners is None else int(listeners),
+                md_text(note, LIMIT_SHORT * 2),
+            ]
+        )
+    lines += ["## Hosts", ""]
+    lines += _md_table(
+        (
+            "host",
+            "verdict",
+            "errors",
+            "warnings",
+            "info",
+            "backend",
+            "listeners",
+            "note",
+        ),
+        ("---", "---", "---:", "---:", "---:", "---", "---:", "---"),
+        rows,
+    )
+
+    lines += ["## Drift across hosts", ""]
+    if not model["drift"]:
+        lines += ["No drift.", ""]
+    else:
+        rows = []
+        for group in model["drift"]:
+            which = ", ".join(group["hosts"][:10])
+            if len(group["hosts"]) > 10:
+                which += f", \u2026 (+{len(group['hosts']) - 10})"
+            rows.append(
+                [
+                    group["severity"],
+                    md_text(group["rule"]),
+                    md_text(group["label"]),
+                    f"on {group['count']}/{group['total']} hosts",
+                    md_text(which, LIMIT_SHORT * 3),
+                ]
+            )
+        lines += _md_table(
+            ("severity", "rule", "drift", "hosts", "which"),
+            ("---", "---", "---", "---:", "---"),
+            rows,
+        )
+
+    detailed = [h for h in model["hosts"] if h["findings"] or h["error"]]
+    if detailed:
+        lines += ["## Findings per host", ""]
+    for host in detailed:
+        lines += [
+            f"### {md_text(host['host'])} \u2014 {_VERDICT_MARK[host['verdict']]}",
+            "",
+        ]
+        if host["error"]:
+            lines += ["Not audited: " + md_text(host["error"], LIMIT_LONG), ""]
+        if host["findings"]:
+            lines += _md_table(
+                ("severity", "rule", "subject", "message", "source", "waived"),
+                ("---",) * 6,
+                [
+                    [
+                        f["severity"] + (" (waived)" if f.get("waived") else ""),
+                        md_text(f["rule"]),
+                        md_text(f["subject"]),
+                        md_text(f.get("message"), LIMIT_SHORT * 3),
+                        md_text(f.get("source")),
+                        md_text(f.get("waived") or ""),
+                    ]
+                    for f in host["findings"]
+                ],
+            )
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+
+_SEV_COLOR = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
+_VERDICT_CLASS = {
+    "compliant": "ok",
+    "drift": "bad",
+    "failed": "bad",
+    "unreachable": "bad",
+    "skipped": "skip",
+}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5rem;color:#222;
+background:#fafafa}
+h1{margin:0 0 .3rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.meta{color:#666}
+.verdict{display:inline-block;padding:.15rem .6rem;border-radius:.3rem;font-weight:600;color:#fff}
+.ok{background:#2e7d32}.bad{background:#c62828}.skip{background:#757575}
+table{border-collapse:collapse;margin:.5rem 0;background:#fff}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.cards{display:flex;flex-wrap:wrap;gap:1rem}
+.card{background:#fff;border:1px solid #ddd;border-radius:.4rem;padding:.6rem .8rem;width:22rem}
+.card h3{margin:.1rem 0 .4rem;font-size:1rem;word-break:break-all}
+.err{color:#c62828;word-break:break-all;white-space:pre-wrap}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
+.trunc{color:#888}
+details{margin:.3rem 0}
+.sev-error{color:#c62828;font-weight:600}.sev-warning{color:#ef6c00;font-weight:600}
+.sev-info{color:#1565c0}
+.waived{color:#777;text-decoration:line-through}
+"""
+
+
+def _svg_chart(counts, scale, title):
+    """A horizontal bar chart of findings by severity, as inline SVG (`title` escaped)."""
+    width, bar_h, gap, label_w, num_w = 320, 18, 6, 70, 40
+    track = width - label_w - num_w
+    height = len(SEVERITIES) * (bar_h + gap) + gap
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}"><title>{title}</title>'
+    )
+    parts = [svg]
+    for i, sev in enumerate(SEVERITIES):
+        y = gap + i * (bar_h + gap)
+        n = int(counts.get(sev, 0))
+        w = max(2 if n else 0, round(track * n / float(scale or 1)))
+        text_y = y + bar_h - 5
+        parts.append(
+            f'<text x="0" y="{text_y}" font-size="12" fill="#333">{sev}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{track}" height="{bar_h}" fill="#eee"/>'
+            f'<rect class="bar bar-{sev}" x="{label_w}" y="{y}" width="{w}" '
+            f'height="{bar_h}" fill="{_SEV_COLOR[sev]}"/>'
+            f'<text x="{label_w + track + 6}" y="{text_y}" font-size="12" '
+            f'fill="#333">{n}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _html_cell(value, limit=LIMIT_SHORT, mono=False):
+    text = clean(value, limit)
+    cls = ' class="mono"' if mono else ""
+    return f"<td{cls}>{html.escape(text, quote=True)}</td>"
+
+
+def render_html(model):
+    s = model["summary"]
+    e = html.escape
+    out = []
+    out.append("<!DOCTYPE html>")
+    out.append('<html lang="en"><head><meta charset="utf-8">')
+    out.append('<meta name="viewport" content="width=device-width, initial-scale=1">')
+    out.append(
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        "style-src 'unsafe-inline'; img-src data:\">"
+    )
+    out.append(f"<title>Socket audit report</title><style>{_CSS}</style></head><body>")
+    fleet_ok = model["compliant"]
+    out.append("<h1>Socket audit report</h1>")
+    out.append(
+        '<p><span class="verdict {}" id="fleet-verdict">{}</span> {}</p>'.format(
+            "ok" if fleet_ok else "bad",
+            "PASS" if fleet_ok else "FAIL",
+            e(_fleet_line(model)),
+        )
+    )
+    meta = "Generated {}".format(html_text(model.get("generated")))
+    if model.get("playbook"):
+        meta += ' by playbook <span class="mono">{}</span>'.format(
+            html_text(model["playbook"])
+        )
+    out.append(f'<p class="meta">{meta}</p>')
+
+    out.append("<h2>Summary</h2>")
+    out.append('<table id="summary"><tr>')
+    heads = (
+        "hosts",
+        "audited",
+        "compliant",
+        "drift",
+        "failed",
+        "unreachable",
+        "skipped",
+    )
+    out.append("".join(f"<th>{h}</th>" for h in heads))
+    out.append("<th>errors</th><th>warnings</th><th>info</th><th>waived</th></tr><tr>")
+    out.append("".join(f'<td class="n">{s[h]:d}</td>' for h in heads))
+    out.append(
+        "".join(f'<td class="n">{s["findings"][sev]:d}</td>' for sev in SEVERITIES)
+        + f'<td class="n">{s["waived"]:d}</td>'
+    )
+    out.append("</tr></table>")
+
+    out.append("<h2>Drift across hosts</h2>")
+    if not model["drift"]:
+        out.append("<p>No drift.</p>")
+    else:
+        out.append(
+            '<table id="drift"><tr><th>severity</th><th>rule</th><th>drift</th>'
+            "<th>hosts</th><th>which</th></tr>"
+        )
+        for group in model["drift"]:
+            which = ", ".join(clean(h) for h in group["hosts"][:20])
+            if len(group["hosts"]) > 20:
+                which += f", \u2026 (+{len(group['hosts']) - 20} more)"
+            out.append(
+                f'<tr><td class="sev-{group["severity"]}">{group["severity"]}</td>'
+                f"<td>{html_text(group['rule'])}</td>"
+                f'<td class="mono">{html_text(group["label"])}</td>'
+                f'<td class="n">on {group["count"]}/{group["total"]} hosts</td>'
+                f"<td>{e(truncate(which, LIMIT_LONG))}</td></tr>"
+            )
+        out.append("</table>")
+
+    out.append("<h2>Hosts</h2>")
+    scale = max([1] + [max(h["counts"].values()) for h in model["hosts"]])
+    out.append('<div class="cards">')
+    for host in model["hosts"]:
+        name = html_text(host["host"])
+        facts = host["facts"] or {}
+        out.append('<div class="card host" data-verdict="{}">'.format(host["verdict"]))
+        out.append(
+            '<h3>{} <span class="verdict {}">{}</span></h3>'.format(
+                name, _VERDICT_CLASS[host["verdict"]], host["verdict"]
+            )
+        )
+        out.append(_svg_chart(host["counts"], scale, f"findings on {name} by severity"))
+        if host["error"]:
+            out.append(
+                '<div class="err">{}</div>'.format(
+                    html_text(host["error"], LIMIT_LONG, True)
+                )
+            )
+        if facts:
+            bits = []
+            if facts.get("backend"):
+                bits.append("backend {}".format(html_text(facts["backend"])))
+            if facts.get("listeners") is not None:
+                bits.append(f"{int(facts['listeners'])} listeners")
+            if facts.get("complete") is False:
+                bits.append("<b>facts incomplete</b>")
+            tcp = (facts.get("states") or {}).get("tcp") or {}
+            if tcp:
+                bits.append(
+                    "tcp "
+                    + ", ".join(
+                        f"{html_text(k)} {int(v)}" for k, v in sorted(tcp.items())
+                    )
+                )
+            out.append('<div class="meta">{}</div>'.format("; ".join(bits)))
+        out.append("</div>")
+    out.append("</div>")
+
+    out.append("<h2>Findings</h2>")
+    any_findings = False
+    for host in model["hosts"]:
+        if not host["findings"]:
+            continue
+        any_findings = True
+        c = host["counts"]
+        out.append(
+            f"<details open><summary><b>{html_text(host['host'])}</b> \u2014 "
+            f"{c['error']} error, {c['warning']} warning, {c['info']} info</summary>"
+        )
+        out.append(
+            "<table><tr><th>severity</th><th>rule</th><th>subject</th><th>message</th>"
+            "<th>expected</th><th>actual</th><th>source</th><th>waived</th></tr>"
+        )
+        for f in host["findings"]:
+            cls = ' class="waived"' if f.get("waived") else ""
+            out.append(
+                '<tr{}><td class="sev-{}">{}</td>{}{}{}{}{}{}{}</tr>'.format(
+                    cls,
+                    f["severity"],
+                    f["severity"],
+                    _html_cell(f["rule"]),
+                    _html_cell(f["subject"], mono=True),
+                    _html_cell(f.get("message"), LIMIT_SHORT * 3),
+                    _html_cell(f.get("expected"), mono=True),
+                    _html_cell(f.get("actual"), mono=True),
+                    _html_cell(f.get("source"), mono=True),
+                    _html_cell(f.get("waived") or ""),
+                )
+            )
+        out.append("</table></details>")
+    if not any_findings:
+        out.append("<p>No findings.</p>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+RENDERERS = {
+    "json": render_json,
+    "junit": render_junit,
+    "markdown": render_markdown,
+    "html": render_html,
+}
+
+
+def normalize_formats(formats):
+    """Validated list of format names (aliases md/xml accepted), order kept, no duplicates."""
+    if formats is None:
+        return list(FORMATS)
+    if isinstance(formats, str):
+        formats = [f for f in re.split(r"[,\s]+", formats) if f]
+    out = []
+    for fmt in formats:
+        name = FORMAT_ALIASES.get(
+            to_text(fmt).strip().lower(), to_text(fmt).strip().lower()
+        )
+        if name not in RENDERERS:
+            raise ReportError(
+                "unknown report format {!r}; choose from {}".format(
+                    fmt, ", ".join(FORMATS)
+                )
+            )
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _write_atomic_many(directory, contents):
+    """Write {filename: text} into `directory`: every file to a temporary file first, then
+    rename them all into place. Either every file is replaced or none is (and the error says
+    which file failed)."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create report directory {directory}: {exc}")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    staged = []
+    current = None
+    try:
+        for filename, text in contents:
+            current = filename
+            fd, tmp = tempfile.mkstemp(
+                prefix="." + filename + ".", suffix=".tmp", dir=directory
+            )
+            staged.append((tmp, os.path.join(directory, filename)))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o666 & ~umask)
+        for tmp, final in staged:
+            current = os.path.basename(final)
+            os.replace(tmp, final)
+    except (OSError, UnicodeError) as exc:
+        for tmp, _final in staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        raise ReportError(f"cannot write report {current} in {directory}: {exc}")
+    return [final for _tmp, final in staged]
+
+
+def write_reports(model, directory, formats=None, fail_on="error"):
+    """Render `model` in every requested format, then write the files atomically.
+
+    Rendering happens before anything touches the disk, so a rendering error leaves the old
+    reports in place. Returns {format: path}.
+    """
+    names = normalize_formats(formats)
+    rendered = []
+    for name in names:
+        try:
+            if name == "junit":
+                text = render_junit(model, fail_on=fail_on)
+            else:
+                text = RENDERERS[name](model)
+        except Exception as exc:  # noqa: BLE001 - a renderer bug must not leave half a report
+            raise ReportError(
+                f"cannot render {FILENAMES[name]}: {type(exc).__name__}: {exc}"
+            )
+        rendered.append((FILENAMES[name], text))
+    paths = _write_atomic_many(directory, rendered)
+    return dict(zip(names, paths))
