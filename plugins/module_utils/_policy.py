@@ -1,0 +1,1893 @@
+# -*- coding: utf-8 -*-
+# ruff: noqa: UP001, UP004, UP009, UP010, UP031
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Socket policy evaluation: ansible_facts.netstat + policy -> drift findings.
+
+This is a private module_utils file of netaudit.netstat; its API may change at any time.
+
+Pure Python standard library (3.8+), no Ansible imports: the action plugin, the filter, the test
+and any other front end share this one implementation. Policies arrive already loaded (plain
+dicts, see plugins/plugin_utils/_policy_loader.py, which also validates them and annotates every
+mapping with ``__source__`` = "file:line" so that findings can cite the rule involved).
+
+Entry points:
+
+- ``merge_policies(policies)``: a list of loaded policies -> one merged policy (later refine earlier).
+- ``evaluate(facts, policy, today=None)``: -> host result
+  ``{compliant, counts: {error, warning, info}, waived, findings: [...], summary, policies}``.
+- ``connections_mode_needed(policy)``: ``"compact"`` when the policy needs the connection list.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import fnmatch
+import ipaddress
+import os
+
+SEVERITIES = ("error", "warning", "info")
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+
+# Stable rule ids and their default severities.
+DEFAULT_SEVERITY = {
+    "unexpected-listener": "error",
+    "missing-listener": "error",
+    "forbidden-listener": "error",
+    "wrong-owner": "error",
+    "wrong-user": "error",
+    "wrong-bind": "error",
+    "state-threshold": "warning",
+    "queue-threshold": "warning",
+    "forbidden-peer": "error",
+    "unexpected-peer": "warning",
+    "unexpected-unix-socket": "warning",
+    "forbidden-unix-socket": "error",
+    "world-writable-unix-socket": "warning",
+    "incomplete-facts": "error",
+    "expired-waiver": "warning",
+    "unused-waiver": "info",
+}
+RULES = tuple(sorted(DEFAULT_SEVERITY))
+
+TCP_STATE_NAMES = (
+    "LISTEN",
+    "SYN_SENT",
+    "SYN_RECV",
+    "ESTABLISHED",
+    "FIN_WAIT1",
+    "FIN_WAIT2",
+    "CLOSE_WAIT",
+    "LAST_ACK",
+    "TIME_WAIT",
+    "CLOSING",
+    "CLOSED",
+    "UNKNOWN",
+)
+UNIX_STATE_NAMES = (
+    "LISTENING",
+    "CONNECTED",
+    "UNCONNECTED",
+    "CONNECTING",
+    "DISCONNECTING",
+    "FREE",
+)
+
+# Bind classes a policy may name instead of an address or CIDR.
+BIND_CLASSES = (
+    "any",
+    "wildcard",
+    "loopback",
+    "private",
+    "public",
+    "link-local",
+    "multicast",
+)
+
+# A small built-in service table (IANA names as /etc/services spells them) so that policies can
+# say `port: ssh`. A policy's own `services:` map adds to / overrides it.
+SERVICES = {
+    "ftp-data": 20,
+    "ftp": 21,
+    "ssh": 22,
+    "telnet": 23,
+    "smtp": 25,
+    "time": 37,
+    "domain": 53,
+    "dns": 53,
+    "tftp": 69,
+    "gopher": 70,
+    "finger": 79,
+    "http": 80,
+    "kerberos": 88,
+    "pop3": 110,
+    "sunrpc": 111,
+    "rpcbind": 111,
+    "ident": 113,
+    "auth": 113,
+    "nntp": 119,
+    "ntp": 123,
+    "epmap": 135,
+    "netbios-ns": 137,
+    "netbios-dgm": 138,
+    "netbios-ssn": 139,
+    "imap": 143,
+    "snmp": 161,
+    "snmp-trap": 162,
+    "bgp": 179,
+    "ldap": 389,
+    "https": 443,
+    "microsoft-ds": 445,
+    "isakmp": 500,
+    "exec": 512,
+    "rexec": 512,
+    "login": 513,
+    "rlogin": 513,
+    "shell": 514,
+    "rsh": 514,
+    "syslog": 514,
+    "printer": 515,
+    "talk": 517,
+    "ntalk": 518,
+    "submission": 587,
+    "ipp": 631,
+    "ldaps": 636,
+    "rsync": 873,
+    "imaps": 993,
+    "pop3s": 995,
+    "socks": 1080,
+    "openvpn": 1194,
+    "ms-sql-s": 1433,
+    "mssql": 1433,
+    "oracle": 1521,
+    "pptp": 1723,
+    "radius": 1812,
+    "nfs": 2049,
+    "etcd-client": 2379,
+    "etcd-server": 2380,
+    "mysql": 3306,
+    "rdp": 3389,
+    "ms-wbt-server": 3389,
+    "svn": 3690,
+    "epmd": 4369,
+    "sip": 5060,
+    "amqp": 5672,
+    "postgresql": 5432,
+    "postgres": 5432,
+    "couchdb": 5984,
+    "vnc": 5900,
+    "x11": 6000,
+    "redis": 6379,
+    "kubelet": 10250,
+    "http-alt": 8080,
+    "memcache": 11211,
+    "memcached": 11211,
+    "mongodb": 27017,
+    "elasticsearch": 9200,
+    "prometheus": 9090,
+    "node-exporter": 9100,
+    "zookeeper": 2181,
+    "kafka": 9092,
+    "docker": 2375,
+    "docker-tls": 2376,
+    "vxlan": 4789,
+    "wireguard": 51820,
+    "chrony": 323,
+    "mdns": 5353,
+    "llmnr": 5355,
+    "bootps": 67,
+    "bootpc": 68,
+    "nrpe": 5666,
+    "zabbix-agent": 10050,
+    "zabbix-trapper": 10051,
+}
+
+SOURCE_KEY = "__source__"
+KEY_SOURCES = "__key_sources__"
+LAYER_KEY = "__layer__"
+MERGED_KEY = "__merged__"
+
+
+class PolicyEvalError(ValueError):
+    """A policy value the engine cannot use (only for policies that skipped the loader)."""
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+
+
+def _source(obj, key=None):
+    if not isinstance(obj, dict):
+        return None
+    if key is not None:
+        ks = obj.get(KEY_SOURCES)
+        if isinstance(ks, dict) and ks.get(key):
+            return ks[key]
+    return obj.get(SOURCE_KEY)
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _norm_addr(address):
+    """ipaddress object for a socket address text ("::ffff:10.0.0.1" -> 10.0.0.1), or None."""
+    if address is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip
+
+
+def _exposure(ip):
+    if ip is None:
+        return "unknown"
+    if ip.is_unspecified:
+        return "wildcard"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_private:
+        return "private"
+    return "public"
+
+
+def _endpoint(address, port):
+    if address is not None and ":" in str(address):
+        return "[%s]:%s" % (address, port)
+    return "%s:%s" % (address, port)
+
+
+def parse_date(value):
+    """A waiver date: datetime.date, or 'YYYY-MM-DD' text. Raises PolicyEvalError."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.datetime.strptime(str(value).strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise PolicyEvalError("%r is not a date (YYYY-MM-DD)" % (value,))
+
+
+def parse_ports(spec, services=None):
+    """A port spec (int, "80", "8000-8100", "ssh", or a list of those) -> sorted [(lo, hi)].
+
+    Raises PolicyEvalError naming the bad item.
+    """
+    ranges = []
+    for item in _as_list(spec):
+        if isinstance(item, bool):
+            raise PolicyEvalError("port %r is not a port number" % (item,))
+        if isinstance(item, int):
+            lo = hi = item
+        else:
+            text = str(item).strip()
+            if text.isdigit():
+                lo = hi = int(text)
+            elif "-" in text and text.replace("-", "", 1).replace(" ", "").isdigit():
+                a, b = text.split("-", 1)
+                lo, hi = int(a), int(b)
+                if lo > hi:
+                    raise PolicyEvalError(
+                        "port range %r runs backwards (%d > %d)" % (text, lo, hi)
+                    )
+            else:
+                table = dict(SERVICES)
+                table.update(services or {})
+                if text.lower() not in table and text not in table:
+                    raise PolicyEvalError(
+                        "port %r is neither a number, a range LOW-HIGH nor a known service name"
+                        % (text,)
+                    )
+                lo = hi = int(table.get(text, table.get(text.lower())))
+        for p in (lo, hi):
+            if not 0 < p < 65536:
+                raise PolicyEvalError("port %r is out of range (1-65535)" % (item,))
+        ranges.append((lo, hi))
+    return sorted(set(ranges))
+
+
+def _ports_text(ranges):
+    return ",".join(str(lo) if lo == hi else "%d-%d" % (lo, hi) for lo, hi in ranges)
+
+
+def _port_in(port, ranges):
+    if port is None:
+        return False
+    for lo, hi in ranges:
+        if lo <= port <= hi:
+            return True
+    return False
+
+
+def parse_bind(spec):
+    """A bind spec (class name, address, CIDR, or a list) -> list of (kind, value) matchers."""
+    out = []
+    for item in _as_list(spec):
+        text = str(item).strip()
+        low = text.lower()
+        if low in BIND_CLASSES:
+            out.append(("class", "wildcard" if low == "any" else low))
+            continue
+        if "/" in text:
+            try:
+                net = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise PolicyEvalError("bind %r is not a valid CIDR" % (text,))
+            out.append(("net", net))
+            continue
+        ip = _norm_addr(text)
+        if ip is None:
+            raise PolicyEvalError(
+                "bind %r is not an address, a CIDR or one of %s"
+                % (text, ", ".join(BIND_CLASSES))
+            )
+        out.append(("addr", ip))
+    return out
+
+
+def _bind_matches(matchers, address):
+    ip = _norm_addr(address)
+    exp = _exposure(ip)
+    for kind, value in matchers:
+        if kind == "class":
+            if value == exp:
+                return True
+        elif ip is None:
+            continue
+        elif (
+            kind == "addr"
+            and ip == value
+            or kind == "net"
+            and ip.version == value.version
+            and ip in value
+        ):
+            return True
+    return False
+
+
+def parse_cidrs(spec):
+    out = []
+    for item in _as_list(spec):
+        text = str(item).strip()
+        low = text.lower()
+        if low in BIND_CLASSES:
+            out.append(("class", "wildcard" if low == "any" else low))
+            continue
+        try:
+            out.append(("net", ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise PolicyEvalError("%r is not an address or CIDR" % (text,))
+    return out
+
+
+def _glob_match(patterns, values):
+    for pattern in patterns:
+        for value in values:
+            if value is not None and fnmatch.fnmatchcase(str(value), str(pattern)):
+                return True
+    return False
+
+
+def _program_candidates(proc):
+    names = [proc.get("name")]
+    exe = proc.get("exe")
+    if exe:
+        names.append(exe)
+        names.append(os.path.basename(exe))
+    return [n for n in names if n]
+
+
+def _program_matches(patterns, processes):
+    """True / False, or None when there is no process to compare against (owner unknown)."""
+    if not processes:
+        return None
+    for proc in processes:
+        if _glob_match(patterns, _program_candidates(proc)):
+            return True
+    return False
+
+
+def _user_matches(patterns, sock_user, sock_uid, processes):
+    values = [sock_user, sock_uid]
+    for proc in processes or []:
+        values.append(proc.get("user"))
+        values.append(proc.get("uid"))
+    values = [str(v) for v in values if v is not None]
+    return _glob_match([str(p) for p in patterns], values)
+
+
+def _owners_text(processes, limit=3):
+    if not processes:
+        return "owner unknown"
+    byname = {}
+    order = []
+    for proc in processes:
+        name = proc.get("name") or "?"
+        if name not in byname:
+            byname[name] = []
+            order.append(name)
+        byname[name].append(proc)
+    parts = []
+    for name in order[:limit]:
+        procs = byname[name]
+        users = sorted(
+            {
+                str(p.get("user") if p.get("user") is not None else p.get("uid"))
+                for p in procs
+                if p.get("user") is not None or p.get("uid") is not None
+            }
+        )
+        pids = [str(p.get("pid")) for p in procs[:3]]
+        more = "" if len(procs) <= 3 else ",+%d" % (len(procs) - 3)
+        who = ", user %s" % "/".join(users) if users else ""
+        parts.append("%s (pid %s%s%s)" % (name, ",".join(pids), more, who))
+    if len(order) > limit:
+        parts.append("+%d more" % (len(order) - limit))
+    return ", ".join(parts)
+
+
+def _program_names(processes):
+    return sorted({p.get("name") for p in processes or [] if p.get("name")})
+
+
+# --------------------------------------------------------------------------------------------
+# matchers compiled from policy entries
+
+
+class Entry(object):
+    """One allow/deny entry of listeners, egress or unix, compiled once."""
+
+    def __init__(self, raw, section, kind, services, index):
+        self.raw = raw
+        self.section = section
+        self.kind = kind
+        self.index = index
+        self.layer = raw.get(LAYER_KEY, 0) if isinstance(raw, dict) else 0
+        self.source = _source(raw)
+        if not isinstance(raw, dict):
+            raise PolicyEvalError(
+                "%s.%s[%d] must be a mapping" % (section, kind, index)
+            )
+        try:
+            self.protos = [str(p).lower() for p in _as_list(raw.get("proto"))]
+            if "any" in self.protos:
+                self.protos = []
+            self.family = raw.get("family")
+            self.ports = (
+                parse_ports(raw["port"], services)
+                if raw.get("port") is not None
+                else None
+            )
+            self.bind = parse_bind(raw["bind"]) if raw.get("bind") is not None else None
+            self.cidrs = (
+                parse_cidrs(raw["cidr"]) if raw.get("cidr") is not None else None
+            )
+        except PolicyEvalError as exc:
+            raise PolicyEvalError(
+                "%s.%s[%d]%s: %s"
+                % (
+                    section,
+                    kind,
+                    index,
+                    " (%s)" % self.source if self.source else "",
+                    exc,
+                )
+            )
+        self.programs = [str(p) for p in _as_list(raw.get("program"))] or None
+        self.users = [str(u) for u in _as_list(raw.get("user"))] or None
+        self.paths = [str(p) for p in _as_list(raw.get("path"))] or None
+        self.types = [str(t) for t in _as_list(raw.get("type"))] or None
+        self.world_writable = raw.get("world_writable")
+        self.required = bool(raw.get("required", False))
+        self.reason = raw.get("reason")
+        self.severity = raw.get("severity")
+
+    def where(self):
+        return self.source or "%s.%s[%d]" % (self.section, self.kind, self.index)
+
+    def describe(self):
+        parts = []
+        if self.protos:
+            parts.append("/".join(self.protos))
+        if self.family:
+            parts.append(self.family)
+        if self.ports is not None:
+            parts.append("port %s" % _ports_text(self.ports))
+        if self.cidrs is not None:
+            parts.append("peer %s" % ",".join(str(v) for _, v in self.cidrs))
+        if self.bind is not None:
+            parts.append("bind %s" % ",".join(str(v) for _, v in self.bind))
+        if self.paths:
+            parts.append("path %s" % ",".join(self.paths))
+        if self.types:
+            parts.append("type %s" % ",".join(self.types))
+        if self.programs:
+            parts.append("program %s" % ",".join(self.programs))
+        if self.users:
+            parts.append("user %s" % ",".join(self.users))
+        if self.world_writable is not None:
+            parts.append(
+                "world-writable" if self.world_writable else "not world-writable"
+            )
+        return " ".join(parts) or "anything"
+
+    # listeners: "anchor" = what identifies the socket the entry is about; "checks" = the rest
+    def listener_anchor(self, lst):
+        if self.protos and lst.get("proto") not in self.protos:
+            return False
+        if self.family and lst.get("family") != self.family:
+            return False
+        if self.ports is not None:
+            return _port_in(lst.get("port"), self.ports)
+        if self.programs is not None:
+            return bool(_program_matches(self.programs, lst.get("processes")))
+        if self.bind is not None:
+            return _bind_matches(self.bind, lst.get("address"))
+        return True
+
+    def listener_mismatches(self, lst):
+        """[(rule, expected, actual)] for the checks beyond the anchor ([] = full match)."""
+        out = []
+        if self.bind is not None and not _bind_matches(self.bind, lst.get("address")):
+            out.append(
+                (
+                    "wrong-bind",
+                    "bind %s" % ",".join(str(v) for _, v in self.bind),
+                    "%s (%s)"
+                    % (lst.get("address"), _exposure(_norm_addr(lst.get("address")))),
+                )
+            )
+        if self.programs is not None and self.ports is not None:
+            m = _program_matches(self.programs, lst.get("processes"))
+            if m is None:
+                out.append(
+                    ("wrong-owner", "program %s" % ",".join(self.programs), None)
+                )
+            elif not m:
+                out.append(
+                    (
+                        "wrong-owner",
+                        "program %s" % ",".join(self.programs),
+                        ",".join(_program_names(lst.get("processes"))),
+                    )
+                )
+        if self.users is not None and not _user_matches(
+            self.users, lst.get("user"), lst.get("uid"), lst.get("processes")
+        ):
+            users = sorted(
+                set(
+                    [
+                        str(
+                            lst.get("user")
+                            if lst.get("user") is not None
+                            else lst.get("uid")
+                        )
+                    ]
+                    + [
+                        str(p.get("user"))
+                        for p in lst.get("processes") or []
+                        if p.get("user") is not None
+                    ]
+                )
+            )
+            out.append(
+                ("wrong-user", "user %s" % ",".join(self.users), ",".join(users))
+            )
+        return out
+
+    def deny_matches_listener(self, lst):
+        if not self.listener_anchor(lst):
+            return False
+        if self.bind is not None and not _bind_matches(self.bind, lst.get("address")):
+            return False
+        if self.programs is not None and not _program_matches(
+            self.programs, lst.get("processes")
+        ):
+            return False
+        return not (
+            self.users is not None
+            and not _user_matches(
+                self.users, lst.get("user"), lst.get("uid"), lst.get("processes")
+            )
+        )
+
+    def matches_conn_peer(self, conn):
+        if self.protos and conn.get("proto") not in self.protos:
+            return False
+        if self.family and conn.get("family") != self.family:
+            return False
+        if self.cidrs is not None:
+            ip = _norm_addr(conn.get("remote_address"))
+            ok = False
+            for kind, value in self.cidrs:
+                if kind == "class":
+                    ok = _exposure(ip) == value
+                elif ip is not None and ip.version == value.version and ip in value:
+                    ok = True
+                if ok:
+                    break
+            if not ok:
+                return False
+        if self.ports is not None and not _port_in(conn.get("remote_port"), self.ports):
+            return False
+        if self.programs is not None and not _program_matches(
+            self.programs, conn.get("processes")
+        ):
+            return False
+        return not (
+            self.users is not None
+            and not _user_matches(
+                self.users, conn.get("user"), conn.get("uid"), conn.get("processes")
+            )
+        )
+
+    def matches_unix(self, sock):
+        if self.paths is not None and not _glob_match(self.paths, [sock["path"]]):
+            return False
+        if self.types is not None and not set(self.types) & set(sock["types"]):
+            return False
+        if self.world_writable is not None and bool(self.world_writable) != bool(
+            sock["world_writable"]
+        ):
+            return False
+        if self.programs is not None and not _program_matches(
+            self.programs, sock["processes"]
+        ):
+            return False
+        return not (
+            self.users is not None
+            and not _user_matches(
+                self.users, None, sock.get("file_uid"), sock["processes"]
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# composition
+
+
+def _tag_layer(entries, layer):
+    out = []
+    for e in entries or []:
+        if isinstance(e, dict):
+            e = dict(e)
+            e[LAYER_KEY] = layer
+        out.append(e)
+    return out
+
+
+def _merge_entries(base, new):
+    """Concatenate entry lists; an entry with the `name` of an earlier one replaces it, and
+    `enabled: false` removes it."""
+    result = list(base)
+    for entry in new:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name is not None:
+            result = [
+                e for e in result if not (isinstance(e, dict) and e.get("name") == name)
+            ]
+        if isinstance(entry, dict) and entry.get("enabled") is False:
+            continue
+        result.append(entry)
+    return result
+
+
+def _merge_keys(dst, src, keys):
+    ks = dict(dst.get(KEY_SOURCES) or {})
+    for key in keys:
+        if key in src:
+            dst[key] = src[key]
+            if _source(src, key):
+                ks[key] = _source(src, key)
+    dst[KEY_SOURCES] = ks
+
+
+def merge_policies(policies):
+    """Merge loaded policies in order; later ones refine earlier ones. Idempotent on a merged policy.
+
+    - scalars (`policy`, `description`, `default`, completeness, ...): the last one set wins;
+    - allow/deny lists: concatenated; an entry with the same `name` replaces the earlier one and
+      `enabled: false` drops it; when an allow and a deny entry both match a socket, the one from
+      the later policy wins (deny wins within one policy);
+    - `states`, `queues`, `severities`, `services`: merged per key;
+    - `waivers`: concatenated.
+    """
+    if isinstance(policies, dict):
+        if policies.get(MERGED_KEY):
+            return policies
+        policies = [policies]
+    merged = {
+        MERGED_KEY: True,
+        "policy": None,
+        "policies": [],
+        "files": [],
+        "listeners": {"default": "allow", "allow": [], "deny": []},
+        "egress": {"default": "allow", "allow": [], "deny": []},
+        "unix": {"default": "allow", "allow": [], "deny": [], "world_writable": {}},
+        "states": {},
+        "queues": {},
+        "completeness": {},
+        "severities": {},
+        "services": {},
+        "waivers": [],
+    }
+    for layer, pol in enumerate(policies or []):
+        if pol is None:
+            continue
+        if not isinstance(pol, dict):
+            raise PolicyEvalError(
+                "policy #%d is a %s, not a mapping" % (layer + 1, type(pol).__name__)
+            )
+        if pol.get(MERGED_KEY):
+            # a merged policy inside a list: merge its pieces as one layer
+            pol = dict(pol)
+        if pol.get("policy"):
+            merged["policy"] = pol["policy"]
+            merged["policies"].append(pol["policy"])
+        for f in _as_list(pol.get("__file__")) + list(pol.get("files") or []):
+            if f not in merged["files"]:
+                merged["files"].append(f)
+        for section in ("listeners", "egress", "unix"):
+            sec = pol.get(section)
+            if sec is None:
+                continue
+            if not isinstance(sec, dict):
+                raise PolicyEvalError("%s must be a mapping" % section)
+            dst = merged[section]
+            _merge_keys(
+                dst,
+                sec,
+                [
+                    k
+                    for k in sec
+                    if k not in ("allow", "deny", "world_writable")
+                    and not k.startswith("__")
+                ],
+            )
+            if SOURCE_KEY in sec:
+                dst[SOURCE_KEY] = sec[SOURCE_KEY]
+            for kind in ("allow", "deny"):
+                entries = sec.get(kind)
+                if entries is None:
+                    continue
+                if not isinstance(entries, list):
+                    raise PolicyEvalError("%s.%s must be a list" % (section, kind))
+                fresh = [
+                    e for e in entries if not (isinstance(e, dict) and LAYER_KEY in e)
+                ]
+                kept = [e for e in entries if isinstance(e, dict) and LAYER_KEY in e]
+                dst[kind] = _merge_entries(
+                    dst[kind], kept + _tag_layer(fresh, layer + 1)
+                )
+            if section == "unix" and sec.get("world_writable") is not None:
+                ww = sec["world_writable"]
+                if isinstance(ww, str):
+                    ww = {"severity": ww}
+                cur = dict(dst["world_writable"])
+                _merge_keys(
+                    cur, ww, [k for k in ww if k != "allow" and not k.startswith("__")]
+                )
+                if "allow" in ww:
+                    cur["allow"] = list(cur.get("allow") or []) + list(
+                        ww.get("allow") or []
+                    )
+                if SOURCE_KEY in ww:
+                    cur[SOURCE_KEY] = ww[SOURCE_KEY]
+                dst["world_writable"] = cur
+        for proto, table in (pol.get("states") or {}).items():
+            if proto.startswith("__"):
+                continue
+            dst = dict(merged["states"].get(proto) or {})
+            for state, limit in (table or {}).items():
+                if not state.startswith("__"):
+                    dst[state] = limit
+            merged["states"][proto] = dst
+        for key in ("queues", "severities", "services", "completeness"):
+            val = pol.get(key)
+            if val is None:
+                continue
+            if not isinstance(val, dict):
+                raise PolicyEvalError("%s must be a mapping" % key)
+            _merge_keys(merged[key], val, [k for k in val if not k.startswith("__")])
+            if SOURCE_KEY in val:
+                merged[key][SOURCE_KEY] = val[SOURCE_KEY]
+        merged["waivers"] = merged["waivers"] + list(pol.get("waivers") or [])
+    return merged
+
+
+def _iter_limits(policy):
+    for proto in sorted(policy.get("states") or {}):
+        table = policy["states"][proto] or {}
+        for state in sorted(k for k in table if not k.startswith("__")):
+            for limit in _as_list(table[state]):
+                yield proto, state, limit
+
+
+def _scoped(limit):
+    return isinstance(limit, dict) and (
+        limit.get("port") is not None or limit.get("program") is not None
+    )
+
+
+def connections_mode_needed(policy):
+    """ "compact" when evaluating `policy` needs the connection list (per-port/program state limits,
+    queue limits on established sockets, egress rules), else None (the facts default will do)."""
+    policy = merge_policies(policy)
+    for proto, state, limit in _iter_limits(policy):
+        if _scoped(limit) and state not in ("LISTEN",):
+            return "compact"
+    queues = policy.get("queues") or {}
+    if queues.get("recv_q") is not None or queues.get("send_q") is not None:
+        return "compact"
+    egress = policy.get("egress") or {}
+    if egress.get("allow") or egress.get("deny") or egress.get("default") == "deny":
+        return "compact"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# facts
+
+
+def normalise_connections(facts):
+    """facts['connections'] as a list of dicts (full or compact form), or None when absent."""
+    conns = facts.get("connections")
+    if conns is None:
+        return None
+    processes = facts.get("processes") or {}
+    if isinstance(conns, dict) and "columns" in conns:
+        cols = list(conns.get("columns") or [])
+        out = []
+        for row in conns.get("rows") or []:
+            rec = dict(zip(cols, row))
+            pids = rec.pop("pids", None) or []
+            procs = []
+            for pid in pids:
+                proc = processes.get(str(pid)) or processes.get(pid)
+                procs.append(proc if proc else {"pid": pid})
+            rec["processes"] = procs
+            out.append(rec)
+        return out
+    if isinstance(conns, list):
+        if (
+            conns
+            and isinstance(conns[0], dict)
+            and "count" in conns[0]
+            and "remote_port" not in conns[0]
+        ):
+            return None  # summary form: no per-socket detail
+        out = []
+        for c in conns:
+            if isinstance(c, dict):
+                c = dict(c)
+                c.setdefault("processes", [])
+                out.append(c)
+        return out
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+
+
+class _Ctx(object):
+    def __init__(self, facts, policy, today, incomplete_severity):
+        self.facts = facts
+        self.policy = policy
+        self.today = today
+        self.findings = []
+        sev = (policy.get("completeness") or {}).get("severity", "error")
+        if incomplete_severity is not None:
+            sev = incomplete_severity
+        self.incomplete_severity = sev
+        self.services = dict(policy.get("services") or {})
+        self.severities = {
+            k: v
+            for k, v in (policy.get("severities") or {}).items()
+            if not k.startswith("__")
+        }
+
+    def severity(self, rule, override=None):
+        return override or self.severities.get(rule) or DEFAULT_SEVERITY[rule]
+
+    def add(
+        self,
+        rule,
+        subject,
+        expected,
+        actual,
+        message,
+        source=None,
+        severity=None,
+        match=None,
+        sortkey=None,
+    ):
+        severity = self.severity(rule, severity)
+        if severity == "ignore":
+            return
+        self.findings.append(
+            {
+                "rule": rule,
+                "severity": severity,
+                "subject": subject,
+                "expected": expected,
+                "actual": actual,
+                "message": message,
+                "source": source,
+                "waived": None,
+                "_match": match or {},
+                "_sort": sortkey if sortkey is not None else (subject,),
+            }
+        )
+
+
+def _listener_subject(lst):
+    return "%s %s" % (lst.get("proto"), _endpoint(lst.get("address"), lst.get("port")))
+
+
+def _listener_sortkey(lst):
+    return (
+        lst.get("proto") or "",
+        int(lst.get("port") or 0),
+        lst.get("family") or "",
+        str(lst.get("address")),
+    )
+
+
+def _listener_match(lst):
+    return {
+        "proto": lst.get("proto"),
+        "port": lst.get("port"),
+        "address": lst.get("address"),
+        "programs": _program_names(lst.get("processes")),
+        "exes": sorted(
+            {p.get("exe") for p in lst.get("processes") or [] if p.get("exe")}
+        ),
+        "users": sorted(
+            set(
+                [str(lst.get("user"))]
+                + [
+                    str(p.get("user"))
+                    for p in lst.get("processes") or []
+                    if p.get("user") is not None
+                ]
+            )
+        ),
+    }
+
+
+def _unknown_owner_severity(ctx):
+    sev = ctx.incomplete_severity
+    return "info" if sev == "ignore" else sev
+
+
+def _eval_listeners(ctx, listeners):
+    pol = ctx.policy.get("listeners") or {}
+    default = pol.get("default", "allow")
+    allow = [
+        Entry(e, "listeners", "allow", ctx.services, i)
+        for i, e in enumerate(pol.get("allow") or [])
+    ]
+    deny = [
+        Entry(e, "listeners", "deny", ctx.services, i)
+        for i, e in enumerate(pol.get("deny") or [])
+    ]
+    satisfied = {}  # id(entry) -> set of ports seen fully matching
+    near_hit = (
+        set()
+    )  # ids of required entries a listener nearly matched (already a finding)
+
+    for lst in listeners:
+        subject = _listener_subject(lst)
+        owners = _owners_text(lst.get("processes"))
+        match = _listener_match(lst)
+        skey = _listener_sortkey(lst)
+        denied = [d for d in deny if d.deny_matches_listener(lst)]
+        allowed = [
+            a
+            for a in allow
+            if a.listener_anchor(lst) and not a.listener_mismatches(lst)
+        ]
+        best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
+        best_allow = (
+            max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
+        )
+        for a in allowed:
+            satisfied.setdefault(id(a), set()).add((lst.get("proto"), lst.get("port")))
+        if best_deny is not None and (
+            best_allow is None or best_deny.layer >= best_allow.layer
+        ):
+            why = " (%s)" % best_deny.reason if best_deny.reason else ""
+            ctx.add(
+                "forbidden-listener",
+                subject,
+                "not listening: forbidden by deny rule %s%s"
+                % (best_deny.describe(), why),
+                "listening: %s" % owners,
+                "%s is forbidden by the policy%s, but %s listens on it; stop or reconfigure the "
+                "service, or remove the deny rule at %s"
+                % (subject, why, owners, best_deny.where()),
+                source=best_deny.source,
+                severity=best_deny.severity,
+                match=match,
+                sortkey=skey,
+            )
+            continue
+        if best_allow is not None:
+            continue
+        candidates = [a for a in allow if a.listener_anchor(lst)]
+        if candidates:
+            scored = sorted(
+                candidates,
+                key=lambda e: (len(e.listener_mismatches(lst)), -e.layer, e.index),
+            )
+            best = scored[0]
+            if best.required:
+                near_hit.add((id(best), lst.get("port")))
+            for rule, expected, actual in best.listener_mismatches(lst):
+                sev = best.severity
+                if (
+                    actual is None
+                ):  # owner could not be resolved: never silently compliant
+                    sev = _unknown_owner_severity(ctx)
+                    msg = (
+                        "%s is allowed only for %s (rule at %s), but the owning process of this "
+                        "socket could not be resolved; gather facts as root (become: true) to "
+                        "verify it" % (subject, expected, best.where())
+                    )
+                    actual = "unknown (owner not resolved)"
+                elif rule == "wrong-bind":
+                    msg = (
+                        "%s is bound to %s but the rule at %s allows it only on %s; rebind the "
+                        "service (%s) or change the rule"
+                        % (subject, actual, best.where(), expected[5:], owners)
+                    )
+                elif rule == "wrong-owner":
+                    msg = (
+                        "%s is held by %s but the rule at %s allows only %s on it; find out why "
+                        "%s owns the port, or change the rule"
+                        % (subject, owners, best.where(), expected, actual)
+                    )
+                else:
+                    msg = (
+                        "%s runs as %s but the rule at %s expects %s; fix the service account or "
+                        "the rule" % (subject, actual, best.where(), expected)
+                    )
+                ctx.add(
+                    rule,
+                    subject,
+                    expected,
+                    actual,
+                    msg,
+                    source=best.source,
+                    severity=sev,
+                    match=match,
+                    sortkey=skey,
+                )
+            continue
+        if default == "deny":
+            ctx.add(
+                "unexpected-listener",
+                subject,
+                "no listener (no allow rule matches; listeners.default: deny)",
+                "listening: %s" % owners,
+                "%s is open (%s) but no allow rule matches it; stop the service if it should not "
+                "run, or add an allow entry to the policy" % (subject, owners),
+                source=_source(pol, "default") or _source(pol),
+                match=match,
+                sortkey=skey,
+            )
+
+    for a in allow:
+        if not a.required:
+            continue
+        seen = satisfied.get(id(a), set())
+        nearly = {port for eid, port in near_hit if eid == id(a)}
+        for unit in [None] if a.ports is None else a.ports:
+            if unit is None:
+                ok = bool(seen) or bool(nearly)
+                where = "a listener"
+            else:
+                ok = any(_port_in(port, [unit]) for _, port in seen) or any(
+                    _port_in(port, [unit]) for port in nearly
+                )
+                where = "port %s" % _ports_text([unit])
+            if ok:
+                continue
+            protos = "/".join(a.protos) if a.protos else "tcp/udp"
+            subject = "%s %s" % (protos, where if unit is not None else a.describe())
+            ctx.add(
+                "missing-listener",
+                subject,
+                "listening: %s" % a.describe(),
+                "not listening",
+                "%s is required by the rule at %s but nothing listens there; start the service "
+                "or drop `required`" % (a.describe(), a.where()),
+                source=a.source,
+                severity=a.severity,
+                match={
+                    "proto": a.protos[0] if len(a.protos) == 1 else None,
+                    "port": unit[0] if unit else None,
+                    "programs": list(a.programs or []),
+                },
+                sortkey=(
+                    a.protos[0] if a.protos else "",
+                    unit[0] if unit else 0,
+                    "",
+                    "",
+                ),
+            )
+
+
+def _count_scoped(ctx, proto, state, limit, listeners, conns):
+    ports = (
+        parse_ports(limit["port"], ctx.services)
+        if limit.get("port") is not None
+        else None
+    )
+    programs = [str(p) for p in _as_list(limit.get("program"))] or None
+    n = 0
+    socks = list(conns or [])
+    if state in ("LISTEN",) or (proto == "udp" and state == "CLOSED"):
+        socks = socks + [dict(x, local_port=x.get("port")) for x in listeners]
+    for s in socks:
+        if s.get("proto") != proto or s.get("state") != state:
+            continue
+        if ports is not None and not _port_in(s.get("local_port"), ports):
+            continue
+        if programs is not None and not _program_matches(programs, s.get("processes")):
+            continue
+        n += 1
+    return n, ports, programs
+
+
+def _eval_states(ctx, listeners, conns):
+    counts = ctx.facts.get("counts") or {}
+    stats = ctx.facts.get("counts_stats") or {}
+    for proto, state, limit in _iter_limits(ctx.policy):
+        if not isinstance(limit, dict):
+            raise PolicyEvalError(
+                "states.%s.%s must be a mapping {max, min, severity}" % (proto, state)
+            )
+        src = _source(limit)
+        scope = ""
+        if _scoped(limit):
+            if conns is None and state not in ("LISTEN",):
+                ctx.add(
+                    "incomplete-facts",
+                    "%s %s connections" % (proto, state),
+                    "the connection list (gather with connections: compact or full)",
+                    "connections: %s"
+                    % (ctx.facts.get("collector") or {}).get("connections", "absent"),
+                    "the state limit at %s is scoped to a port or program, which needs the "
+                    "connection list; gather facts with connections: compact"
+                    % (src or "states"),
+                    source=src,
+                    severity=_unknown_owner_severity(ctx),
+                    match={"proto": proto, "state": state},
+                    sortkey=(proto, 0, state),
+                )
+                continue
+            value_max = value_min = _count_scoped(
+                ctx, proto, state, limit, listeners, conns
+            )[0]
+            bits = []
+            if limit.get("port") is not None:
+                bits.append(
+                    "port %s" % _ports_text(parse_ports(limit["port"], ctx.services))
+                )
+            if limit.get("program") is not None:
+                bits.append(
+                    "program %s" % ",".join(str(p) for p in _as_list(limit["program"]))
+                )
+            scope = " " + " ".join(bits)
+        else:
+            table = counts.get(proto)
+            if not isinstance(table, dict) or state not in table:
+                continue
+            st = (stats.get(proto) or {}).get(state)
+            value_max = (
+                st.get("max", table[state]) if isinstance(st, dict) else table[state]
+            )
+            value_min = (
+                st.get("min", table[state]) if isinstance(st, dict) else table[state]
+            )
+        subject = "%s %s%s" % (proto, state, scope)
+        match = {"proto": proto, "state": state}
+        if limit.get("port") is not None:
+            match["port"] = parse_ports(limit["port"], ctx.services)[0][0]
+        mx, mn = limit.get("max"), limit.get("min")
+        sampled = " (max over samples)" if stats and not scope else ""
+        if mx is not None and value_max > mx:
+            ctx.add(
+                "state-threshold",
+                subject,
+                "at most %s" % mx,
+                str(value_max),
+                "%d %s sockets in %s%s%s, above the limit of %s set at %s; look for the process "
+                "piling them up (ss -tanp state %s)"
+                % (
+                    value_max,
+                    proto,
+                    state,
+                    scope,
+                    sampled,
+                    mx,
+                    src or "states",
+                    state.lower().replace("_", "-"),
+                ),
+                source=src,
+                severity=limit.get("severity"),
+                match=match,
+                sortkey=(proto, 0, state),
+            )
+        if mn is not None and value_min < mn:
+            ctx.add(
+                "state-threshold",
+                subject,
+                "at least %s" % mn,
+                str(value_min),
+                "only %d %s sockets in %s%s, below the minimum of %s set at %s; check that the "
+                "service is running and serving"
+                % (value_min, proto, state, scope, mn, src or "states"),
+                source=src,
+                severity=limit.get("severity"),
+                match=match,
+                sortkey=(proto, 0, state),
+            )
+
+
+def _eval_queues(ctx, listeners, conns):
+    queues = ctx.policy.get("queues") or {}
+    lf = queues.get("listen_fill")
+    if isinstance(lf, dict) and lf.get("max") is not None:
+        ports = (
+            parse_ports(lf["port"], ctx.services)
+            if lf.get("port") is not None
+            else None
+        )
+        programs = [str(p) for p in _as_list(lf.get("program"))] or None
+        for lst in listeners:
+            backlog = lst.get("backlog")
+            if lst.get("proto") != "tcp" or not backlog:
+                continue
+            if ports is not None and not _port_in(lst.get("port"), ports):
+                continue
+            if programs is not None and not _program_matches(
+                programs, lst.get("processes")
+            ):
+                continue
+            fill = float(lst.get("recv_q") or 0) / float(backlog)
+            if fill > float(lf["max"]):
+                subject = _listener_subject(lst)
+                ctx.add(
+                    "queue-threshold",
+                    subject + " accept queue",
+                    "accept queue fill at most %.0f%%" % (100 * float(lf["max"])),
+                    "%d of %d (%.0f%%)" % (lst.get("recv_q") or 0, backlog, 100 * fill),
+                    "the accept queue of %s (%s) is %.0f%% full (%d of %d); the service is not "
+                    "accepting fast enough: check its workers, or raise the backlog"
+                    % (
+                        subject,
+                        _owners_text(lst.get("processes")),
+                        100 * fill,
+                        lst.get("recv_q") or 0,
+                        backlog,
+                    ),
+                    source=_source(lf),
+                    severity=lf.get("severity"),
+                    match=dict(_listener_match(lst)),
+                    sortkey=_listener_sortkey(lst),
+                )
+    listen_ports = {(x.get("proto"), x.get("port")) for x in listeners}
+    for key in ("recv_q", "send_q"):
+        lim = queues.get(key)
+        if not isinstance(lim, dict) or lim.get("max") is None:
+            continue
+        if conns is None:
+            ctx.add(
+                "incomplete-facts",
+                "queues.%s" % key,
+                "the connection list (gather with connections: compact or full)",
+                "no connection list",
+                "the %s limit at %s needs the connection list; gather facts with connections: "
+                "compact" % (key, _source(lim) or "queues"),
+                source=_source(lim),
+                severity=_unknown_owner_severity(ctx),
+                sortkey=("", 0, key),
+            )
+            continue
+        ports = (
+            parse_ports(lim["port"], ctx.services)
+            if lim.get("port") is not None
+            else None
+        )
+        programs = [str(p) for p in _as_list(lim.get("program"))] or None
+        groups = {}
+        for c in conns:
+            if c.get("state") != "ESTABLISHED":
+                continue
+            value = c.get(key) or 0
+            if value <= lim["max"]:
+                continue
+            if ports is not None and not (
+                _port_in(c.get("local_port"), ports)
+                or _port_in(c.get("remote_port"), ports)
+            ):
+                continue
+            if programs is not None and not _program_matches(
+                programs, c.get("processes")
+            ):
+                continue
+            inbound = (c.get("proto"), c.get("local_port")) in listen_ports
+            gk = (
+                c.get("proto"),
+                c.get("local_port") if inbound else None,
+                tuple(_program_names(c.get("processes"))),
+            )
+            groups.setdefault(gk, []).append(c)
+        for (proto, lport, progs), items in sorted(
+            groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or 0, kv[0][2])
+        ):
+            worst = max(items, key=lambda c: c.get(key) or 0)
+            where = ("port %s" % lport) if lport is not None else "outbound"
+            subject = "%s %s %s" % (proto, where, key)
+            if progs:
+                subject += " (%s)" % ",".join(progs)
+            ctx.add(
+                "queue-threshold",
+                subject,
+                "%s at most %s on established connections" % (key, lim["max"]),
+                "%d connection(s) over, worst %d (%s -> %s)"
+                % (
+                    len(items),
+                    worst.get(key) or 0,
+                    _endpoint(worst.get("local_address"), worst.get("local_port")),
+                    _endpoint(worst.get("remote_address"), worst.get("remote_port")),
+                ),
+                "%d established %s connection(s) on %s have %s above %s (limit at %s); %s"
+                % (
+                    len(items),
+                    proto,
+                    where,
+                    key,
+                    lim["max"],
+                    _source(lim) or "queues",
+                    "the application is not reading its socket"
+                    if key == "recv_q"
+                    else "the peer or the network is not keeping up",
+                ),
+                source=_source(lim),
+                severity=lim.get("severity"),
+                match={"proto": proto, "port": lport, "programs": list(progs)},
+                sortkey=(proto or "", lport or 0, key),
+            )
+
+
+def _eval_egress(ctx, listeners, conns):
+    pol = ctx.policy.get("egress") or {}
+    default = pol.get("default", "allow")
+    allow = [
+        Entry(e, "egress", "allow", ctx.services, i)
+        for i, e in enumerate(pol.get("allow") or [])
+    ]
+    deny = [
+        Entry(e, "egress", "deny", ctx.services, i)
+        for i, e in enumerate(pol.get("deny") or [])
+    ]
+    if not allow and not deny and default != "deny":
+        return
+    if conns is None:
+        ctx.add(
+            "incomplete-facts",
+            "egress",
+            "the connection list (gather with connections: compact or full)",
+            "no connection list",
+            "the egress rules (%s) need the connection list; gather facts with connections: compact"
+            % (_source(pol) or "egress"),
+            source=_source(pol),
+            severity=_unknown_owner_severity(ctx),
+            sortkey=("", 0, "egress"),
+        )
+        return
+    states = [str(s) for s in _as_list(pol.get("states"))] or [
+        "ESTABLISHED",
+        "SYN_SENT",
+    ]
+    ignore_loopback = pol.get("ignore_loopback", True)
+    listen_ports = {(x.get("proto"), x.get("port")) for x in listeners}
+    groups = {}
+    for c in conns:
+        if c.get("state") not in states or not c.get("remote_port"):
+            continue
+        if (c.get("proto"), c.get("local_port")) in listen_ports:
+            continue  # inbound to one of our listeners
+        ip = _norm_addr(c.get("remote_address"))
+        if ignore_loopback and ip is not None and ip.is_loopback:
+            continue
+        denied = [d for d in deny if d.matches_conn_peer(c)]
+        allowed = [a for a in allow if a.matches_conn_peer(c)]
+        best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
+        best_allow = (
+            max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
+        )
+        if best_deny is not None and (
+            best_allow is None or best_deny.layer >= best_allow.layer
+        ):
+            rule, entry = "forbidden-peer", best_deny
+        elif best_allow is None and default == "deny":
+            rule, entry = "unexpected-peer", None
+        else:
+            continue
+        gk = (
+            rule,
+            c.get("proto"),
+            str(ip if ip is not None else c.get("remote_address")),
+            c.get("remote_port"),
+            tuple(_program_names(c.get("processes"))),
+            id(entry),
+        )
+        groups.setdefault(gk, (entry, []))[1].append(c)
+    for gk in sorted(groups, key=lambda k: (k[0], k[1] or "", k[2], k[3] or 0, k[4])):
+        rule, proto, addr, rport, progs, _ = gk
+        entry, items = groups[gk]
+        subject = "%s -> %s" % (proto, _endpoint(addr, rport))
+        procs = []
+        for c in items:
+            procs.extend(c.get("processes") or [])
+        owners = _owners_text(procs)
+        actual = "%d connection(s) from %s" % (len(items), owners)
+        match = {
+            "proto": proto,
+            "port": rport,
+            "address": addr,
+            "programs": list(progs),
+        }
+        if rule == "forbidden-peer":
+            why = " (%s)" % entry.reason if entry.reason else ""
+            ctx.add(
+                rule,
+                subject,
+                "no connection: forbidden by %s%s" % (entry.describe(), why),
+                actual,
+                "%s connects to %s, which the rule at %s forbids%s; stop it or fix its configuration"
+                % (owners, _endpoint(addr, rport), entry.where(), why),
+                source=entry.source,
+                severity=entry.severity,
+                match=match,
+                sortkey=(proto, rport, addr),
+            )
+        else:
+            ctx.add(
+                rule,
+                subject,
+                "no connection (no egress allow rule matches; egress.default: deny)",
+                actual,
+                "%s connects to %s but no egress allow rule matches; find out why, or add an "
+                "egress allow entry" % (owners, _endpoint(addr, rport)),
+                source=_source(pol, "default") or _source(pol),
+                match=match,
+                sortkey=(proto, rport, addr),
+            )
+
+
+def _unix_sockets(facts):
+    """UNIX sockets grouped by path (bound sockets only)."""
+    by_path = {}
+    for s in facts.get("unix") or []:
+        path = s.get("path")
+        if not path:
+            continue
+        cur = by_path.get(path)
+        if cur is None:
+            cur = by_path[path] = {
+                "path": path,
+                "types": [],
+                "states": [],
+                "processes": [],
+                "mode": None,
+                "file_uid": None,
+                "abstract": bool(s.get("abstract")) or path.startswith("@"),
+            }
+        if s.get("type") and s["type"] not in cur["types"]:
+            cur["types"].append(s["type"])
+        if s.get("state") and s["state"] not in cur["states"]:
+            cur["states"].append(s["state"])
+        for p in s.get("processes") or []:
+            if p.get("pid") not in [q.get("pid") for q in cur["processes"]]:
+                cur["processes"].append(p)
+        if s.get("mode") is not None and cur["mode"] is None:
+            cur["mode"] = s["mode"]
+        if s.get("file_uid") is not None and cur["file_uid"] is None:
+            cur["file_uid"] = s["file_uid"]
+    for cur in by_path.values():
+        ww = False
+        if cur["mode"] is not None:
+            try:
+                mode = (
+                    int(str(cur["mode"]), 8)
+                    if not isinstance(cur["mode"], int)
+                    else cur["mode"]
+                )
+                ww = bool(mode & 0o002)
+            except ValueError:
+                ww = False
+        cur["world_writable"] = ww
+        cur["processes"].sort(key=lambda p: p.get("pid") or 0)
+    return [by_path[k] for k in sorted(by_path)]
+
+
+def _eval_unix(ctx):
+    pol = ctx.policy.get("unix") or {}
+    default = pol.get("default", "allow")
+    allow = [
+        Entry(e, "unix", "allow", ctx.services, i)
+        for i, e in enumerate(pol.get("allow") or [])
+    ]
+    deny = [
+        Entry(e, "unix", "deny", ctx.services, i)
+        for i, e in enumerate(pol.get("deny") or [])
+    ]
+    ww = pol.get("world_writable") or {}
+    ww_sev = ww.get("severity")
+    ww_allow = [str(p) for p in _as_list(ww.get("allow"))]
+    for sock in _unix_sockets(ctx.facts):
+        subject = "unix %s" % sock["path"]
+        owners = _owners_text(sock["processes"])
+        match = {
+            "path": sock["path"],
+            "programs": _program_names(sock["processes"]),
+            "proto": "unix",
+        }
+        skey = ("unix", 0, sock["path"])
+        denied = [d for d in deny if d.matches_unix(sock)]
+        allowed = [a for a in allow if a.matches_unix(sock)]
+        best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
+        best_allow = (
+            max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
+        )
+        mode_txt = " mode %s" % sock["mode"] if sock["mode"] is not None else ""
+        if best_deny is not None and (
+            best_allow is None or best_deny.layer >= best_allow.layer
+        ):
+            why = " (%s)" % best_deny.reason if best_deny.reason else ""
+            ctx.add(
+                "forbidden-unix-socket",
+                subject,
+                "absent: forbidden by %s%s" % (best_deny.describe(), why),
+                "present%s, %s" % (mode_txt, owners),
+                "the UNIX socket %s%s is forbidden by the rule at %s%s; remove it or fix its "
+                "permissions (held by %s)"
+                % (sock["path"], mode_txt, best_deny.where(), why, owners),
+                source=best_deny.source,
+                severity=best_deny.severity,
+                match=match,
+                sortkey=skey,
+            )
+            continue
+        if best_allow is None and default == "deny":
+            ctx.add(
+                "unexpected-unix-socket",
+                subject,
+                "no socket (no unix allow rule matches; unix.default: deny)",
+                "present%s, %s" % (mode_txt, owners),
+                "the UNIX socket %s (%s) matches no allow rule; remove it or add an unix allow "
+                "entry" % (sock["path"], owners),
+                source=_source(pol, "default") or _source(pol),
+                match=match,
+                sortkey=skey,
+            )
+        if (
+            sock["world_writable"]
+            and ww_sev != "ignore"
+            and not _glob_match(ww_allow, [sock["path"]])
+        ):
+            if best_allow is not None and best_allow.world_writable is True:
+                continue  # explicitly allowed to be world-writable
+            ctx.add(
+                "world-writable-unix-socket",
+                subject,
+                "not writable by all users (mode o-w)",
+                "mode %s" % sock["mode"],
+                "the UNIX socket %s is world-writable (mode %s, held by %s): any local user can "
+                "connect to it; tighten its mode or add it to unix.world_writable.allow"
+                % (sock["path"], sock["mode"], owners),
+                source=_source(ww) or _source(pol),
+                severity=ww_sev,
+                match=match,
+                sortkey=skey,
+            )
+
+
+def _eval_completeness(ctx):
+    collector = ctx.facts.get("collector") or {}
+    if not ctx.facts or "listeners" not in ctx.facts:
+        ctx.add(
+            "incomplete-facts",
+            "facts",
+            "ansible_facts.netstat from netaudit.netstat.netstat_facts",
+            "no listener table",
+            "the facts carry no listener table; gather them with "
+            "netaudit.netstat.netstat_facts before auditing",
+            severity="error",
+            source=_source(ctx.policy.get("completeness") or {}),
+            sortkey=("", 0, "facts"),
+        )
+        return
+    if collector.get("complete", True) is False:
+        sev = ctx.incomplete_severity
+        if sev == "ignore":
+            return
+        reasons = [str(r) for r in collector.get("reasons") or []] or [
+            "no reason given"
+        ]
+        ctx.add(
+            "incomplete-facts",
+            "collector",
+            "complete facts (every socket's owner resolved)",
+            "; ".join(reasons),
+            "the facts are incomplete (%s), so owner rules cannot be fully checked; gather as "
+            "root (become: true), or set completeness.severity in the policy"
+            % "; ".join(reasons),
+            source=_source(ctx.policy.get("completeness") or {}, "severity"),
+            severity=sev,
+            match={},
+            sortkey=("", 0, "collector"),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# waivers
+
+
+def _waiver_matches(waiver, finding):
+    rules = _as_list(waiver.get("rule"))
+    if rules and "*" not in rules and finding["rule"] not in rules:
+        return False
+    m = waiver.get("match") or {}
+    ctx = finding["_match"]
+    for key, want in m.items():
+        if key.startswith("__"):
+            continue
+        if key == "subject":
+            if not _glob_match(_as_list(want), [finding["subject"]]):
+                return False
+        elif key == "proto":
+            if ctx.get("proto") not in [str(w).lower() for w in _as_list(want)]:
+                return False
+        elif key == "port":
+            try:
+                if not _port_in(ctx.get("port"), parse_ports(want)):
+                    return False
+            except PolicyEvalError:
+                return False
+        elif key in ("bind", "address", "peer"):
+            if ctx.get("address") is None:
+                return False
+            try:
+                if key == "bind":
+                    if not _bind_matches(parse_bind(want), ctx["address"]):
+                        return False
+                else:
+                    ip = _norm_addr(ctx["address"])
+                    if ip is None or not any(
+                        ip.version == v.version and ip in v
+                        for k, v in parse_cidrs(want)
+                        if k == "net"
+                    ):
+                        return False
+            except PolicyEvalError:
+                return False
+        elif key == "program":
+            if not _glob_match(
+                _as_list(want),
+                list(ctx.get("programs") or []) + list(ctx.get("exes") or []),
+            ):
+                return False
+        elif key == "user":
+            if not _glob_match(
+                [str(w) for w in _as_list(want)], ctx.get("users") or []
+            ):
+                return False
+        elif key == "path":
+            if ctx.get("path") is None or not _glob_match(
+                _as_list(want), [ctx["path"]]
+            ):
+                return False
+        elif key == "state":
+            if ctx.get("state") not in _as_list(want):
+                return False
+        else:
+            return False
+    return True
+
+
+def _apply_waivers(ctx):
+    active = []
+    for i, w in enumerate(ctx.policy.get("waivers") or []):
+        if not isinstance(w, dict):
+            raise PolicyEvalError("waivers[%d] must be a mapping" % i)
+        src = _source(w)
+        expires = parse_date(w.get("expires")) if w.get("expires") is not None else None
+        rule = ",".join(str(r) for r in _as_list(w.get("rule"))) or "*"
+        label = "waiver %s%s" % (
+            rule,
+            " " + _match_text(w.get("match")) if w.get("match") else "",
+        )
+        if expires is not None and expires < ctx.today:
+            ctx.add(
+                "expired-waiver",
+                label,
+                "a waiver valid today (%s)" % ctx.today.isoformat(),
+                "expired on %s" % expires.isoformat(),
+                "the waiver at %s (%s) expired on %s and no longer applies; renew it with a new "
+                "date or fix the drift it covered and delete it"
+                % (src or "waivers[%d]" % i, w.get("reason"), expires.isoformat()),
+                source=src,
+                severity=w.get("severity"),
+                match={"rule": rule},
+                sortkey=("", 0, label),
+            )
+            continue
+        active.append((i, w, src, expires, label))
+    used = set()
+    for f in ctx.findings:
+        if f["rule"] in ("expired-waiver", "unused-waiver"):
+            continue
+        for i, w, src, expires, label in active:
+            if _waiver_matches(w, f):
+                f["waived"] = {
+                    "reason": w.get("reason"),
+                    "expires": expires.isoformat() if expires else None,
+                    "source": src,
+                }
+                used.add(i)
+                break
+    for i, w, src, expires, label in active:
+        if i not in used:
+            ctx.add(
+                "unused-waiver",
+                label,
+                "a finding this waiver covers",
+                "no matching finding",
+                "the waiver at %s (%s) matches no finding any more; delete it"
+                % (src or "waivers[%d]" % i, w.get("reason")),
+                source=src,
+                match={"rule": "unused-waiver"},
+                sortkey=("", 0, label),
+            )
+
+
+def _match_text(m):
+    if not isinstance(m, dict):
+        return ""
+    parts = []
+    for k in sorted(k for k in m if not k.startswith("__")):
+        v = m[k]
+        parts.append("%s=%s" % (k, ",".join(str(x) for x in _as_list(v))))
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# entry point
+
+
+def _today(today):
+    if today is None:
+        return datetime.date.today()
+    return parse_date(today)
+
+
+def _sortable(value):
+    return tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for v in value)
+
+
+def evaluate(facts, policy, today=None, incomplete_severity=None):
+    """Evaluate ansible_facts.netstat against a policy (one loaded dict, a list, or merged).
+
+    `today` (date or 'YYYY-MM-DD', default: the current date) decides which waivers are active.
+    `incomplete_severity` overrides the policy's completeness.severity (error|warning|info|ignore).
+    Raises PolicyEvalError for a policy value the engine cannot use.
+    """
+    if facts is None:
+        facts = {}
+    if not isinstance(facts, dict):
+        raise PolicyEvalError(
+            "facts must be a mapping (ansible_facts.netstat), not %s"
+            % type(facts).__name__
+        )
+    if (
+        "netstat" in facts
+        and "listeners" not in facts
+        and isinstance(facts["netstat"], dict)
+    ):
+        facts = facts["netstat"]  # ansible_facts passed whole
+    merged = merge_policies(policy)
+    ctx = _Ctx(facts, merged, _today(today), incomplete_severity)
+    listeners = [x for x in facts.get("listeners") or [] if isinstance(x, dict)]
+    conns = normalise_connections(facts)
+    _eval_completeness(ctx)
+    _eval_listeners(ctx, listeners)
+    _eval_states(ctx, listeners, conns)
+    _eval_queues(ctx, listeners, conns)
+    _eval_egress(ctx, listeners, conns)
+    _eval_unix(ctx)
+    _apply_waivers(ctx)
+
+    findings = sorted(
+        ctx.findings,
+        key=lambda f: (
+            f["waived"] is not None,
+            SEVERITY_RANK.get(f["severity"], 9),
+            f["rule"],
+            _sortable(f["_sort"]),
+            f["subject"],
+            str(f["expected"]),
+            str(f["actual"]),
+            str(f["source"]),
+        ),
+    )
+    for f in findings:
+        del f["_match"]
+        del f["_sort"]
+    counts = {s: 0 for s in SEVERITIES}
+    waived = 0
+    for f in findings:
+        if f["waived"] is not None:
+            waived += 1
+        else:
+            counts[f["severity"]] = counts.get(f["severity"], 0) + 1
+    compliant = counts["error"] == 0
+    return {
+        "compliant": compliant,
+        "counts": counts,
+        "waived": waived,
+        "findings": findings,
+        "summary": summarize(compliant, counts, waived),
+        "policies": list(merged.get("policies") or []),
+        "policy_files": list(merged.get("files") or []),
+    }
+
+
+def summarize(compliant, counts, waived=0):
+    text = "%s: %d error(s), %d warning(s), %d info" % (
+        "compliant" if compliant else "NOT compliant",
+        counts.get("error", 0),
+        counts.get("warning", 0),
+        counts.get("info", 0),
+    )
+    if waived:
+        text += ", %d waived" % waived
+    return text
+
+
+def fails(result, fail_on="error"):
+    """True when `result` has unwaived findings at or above `fail_on` (error|warning|info|never)."""
+    if fail_on in (None, "never"):
+        return False
+    if fail_on not in SEVERITY_RANK:
+        raise PolicyEvalError(
+            "fail_on must be one of error, warning, info, never; got %r" % (fail_on,)
+        )
+    limit = SEVERITY_RANK[fail_on]
+    return any(
+        n and SEVERITY_RANK[s] <= limit
+        for s, n in result["counts"].items()
+        if s in SEVERITY_RANK
+    )
