@@ -178,6 +178,14 @@ def _check_error(buf, off, mlen, what):
         raise NetlinkError(err, what + " request")
 
 
+def _check_done(buf, off, mlen, what):
+    """NLMSG_DONE of a dump carries the dump's status: a negative errno means it failed."""
+    if mlen >= _NLMSGHDR_SIZE + 4:
+        err = -_I32.unpack_from(buf, off + _NLMSGHDR_SIZE)[0]
+        if err > 0:
+            raise NetlinkError(err, what + " dump")
+
+
 def _next_header(buf, off, end, what):
     """Length and type of the message at `off`, checked against the buffer."""
     if end - off < _NLMSGHDR_SIZE:
@@ -324,6 +332,7 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
                     )
                 )
         elif mtype == NLMSG_DONE:
+            _check_done(buf, off, mlen, what)
             done = True
             break
         elif mtype == NLMSG_ERROR:
@@ -449,6 +458,7 @@ def decode_unix_messages(buf):
                     )
                 )
         elif mtype == NLMSG_DONE:
+            _check_done(buf, off, mlen, what)
             done = True
             break
         elif mtype == NLMSG_ERROR:
@@ -485,6 +495,7 @@ def decode_state_counts(buf, tally, what="sock_diag"):
             else:
                 tally[buf[off + 17]] += 1
         elif mtype == NLMSG_DONE:
+            _check_done(buf, off, mlen, what)
             return True
         elif mtype == NLMSG_ERROR:
             _check_error(buf, off, mlen, what)

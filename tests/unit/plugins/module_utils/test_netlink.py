@@ -1,0 +1,362 @@
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The netlink sock_diag decoders on captured binary replies (tests/unit/fixtures/netlink).
+
+The fixtures come from tests/unit/fixtures/netlink/capture.py: real kernel replies for a known
+set of sockets in a throw-away network namespace, plus truncated and malformed variants.
+"""
+
+import json
+import os
+import socket
+import struct
+import sys
+
+import pytest
+
+_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+_COLLECTIONS = os.path.join(_REPO, ".venv", "collections")
+try:
+    import ansible_collections.netaudit.netstat  # noqa: F401
+except ImportError:  # not run through ansible-test: use the checkout's collections link
+    sys.path.insert(0, _COLLECTIONS)
+
+from ansible_collections.netaudit.netstat.plugins.module_utils import (
+    _common,
+    _netlink,
+)
+
+FIXTURES = os.path.join(_REPO, "tests", "unit", "fixtures", "netlink")
+
+
+def _read(name):
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+with open(os.path.join(FIXTURES, "expected.json")) as _f:
+    EXPECTED = json.load(_f)
+_IFNAMES = {v: k for k, v in EXPECTED["ifindex"].items()}
+
+
+def _ifname(index):
+    return _IFNAMES.get(index, str(index))
+
+
+def _decode_inet(name, proto):
+    records, done = _netlink.decode_inet_messages(_read(name), proto, ifname=_ifname)
+    assert done, f"NLMSG_DONE missing in {name}"
+    return records
+
+
+def _inet_key(rec):
+    return (
+        rec["local_address"],
+        rec["local_port"],
+        rec["remote_address"],
+        rec["remote_port"],
+    )
+
+
+def _check_inet(records, expected):
+    by_key = {_inet_key(r._asdict()): r for r in records}
+    assert len(by_key) == len(records), "duplicate sockets in the dump"
+    for exp in expected:
+        key = _inet_key(exp)
+        assert key in by_key, f"missing {key}; decoded: {sorted(by_key)}"
+        got = by_key[key]._asdict()
+        for field, value in exp.items():
+            if field == "recv_q_min":
+                assert got["recv_q"] >= value, (key, got)
+                continue
+            assert got[field] == value, (key, field, got[field], value)
+        assert got["pids"] is None
+    # Nothing else in the namespace: the dump holds exactly the sockets the capture opened.
+    assert len(records) == len(expected)
+
+
+@pytest.mark.parametrize(
+    "name, proto, key",
+    [
+        ("tcp4_all.bin", "tcp", "tcp4"),
+        ("tcp6_all.bin", "tcp", "tcp6"),
+        ("udp4_all.bin", "udp", "udp4"),
+        ("udp6_all.bin", "udp", "udp6"),
+    ],
+)
+def test_inet_dump_matches_known_sockets(name, proto, key):
+    _check_inet(_decode_inet(name, proto), EXPECTED[key])
+
+
+def test_inet_listen_dump_has_only_listeners():
+    for name, key in (("tcp4_listen.bin", "tcp4"), ("tcp6_listen.bin", "tcp6")):
+        records = _decode_inet(name, "tcp")
+        expected = [e for e in EXPECTED[key] if e["state"] == "LISTEN"]
+        assert expected
+        _check_inet(records, expected)
+
+
+def test_listener_fields():
+    by_port = {r.local_port: r for r in _decode_inet("tcp4_listen.bin", "tcp")}
+    lst = by_port[5001]
+    assert (lst.state, lst.recv_q, lst.send_q, lst.backlog) == ("LISTEN", 1, 0, 7)
+    assert by_port[5004].interface == "lo"
+    v6 = {r.local_port: r for r in _decode_inet("tcp6_listen.bin", "tcp")}
+    assert v6[5002].v6only is True
+    assert v6[5003].v6only is False
+    assert v6[5003].local_address == "::"
+
+
+def test_v4_mapped_and_scoped_addresses():
+    records = _decode_inet("tcp6_all.bin", "tcp")
+    mapped = [r for r in records if r.local_address.startswith("::ffff:")]
+    assert mapped and mapped[0].local_address == "::ffff:127.0.0.1"
+    assert mapped[0].remote_address == "::ffff:127.0.0.1"
+    if "nlv0" in EXPECTED["ifindex"]:
+        scoped = [r for r in records if r.local_port == 5005]
+        assert scoped[0].local_address == "fe80::1%nlv0"
+        assert scoped[0].interface == "nlv0"
+
+
+def test_time_wait_and_unaccepted_have_no_inode():
+    records = _decode_inet("tcp4_all.bin", "tcp")
+    tw = [r for r in records if r.state == "TIME_WAIT"]
+    assert len(tw) == 1 and tw[0].inode == 0 and tw[0].v6only is None
+
+
+def test_unix_dump_matches_known_sockets():
+    records, done = _netlink.decode_unix_messages(_read("unix_all.bin"))
+    assert done
+    by_inode = {r.inode: r for r in records}
+    assert len(records) == len(EXPECTED["unix"])
+    for exp in EXPECTED["unix"]:
+        got = by_inode[exp["inode"]]._asdict()
+        for field, value in exp.items():
+            assert got[field] == value, (exp["inode"], field, got[field], value)
+        assert got["refcnt"] is None  # netlink has no refcnt
+        assert got["pids"] is None
+
+
+def test_unix_without_attributes():
+    records, done = _netlink.decode_unix_messages(_read("unix_noattr.bin"))
+    assert done
+    assert sorted(r.inode for r in records) == sorted(
+        e["inode"] for e in EXPECTED["unix"]
+    )
+    assert all(r.path is None and r.peer is None and r.recv_q is None for r in records)
+    states = sorted(r.state for r in records)
+    assert states == sorted(e["state"] for e in EXPECTED["unix"])
+
+
+def test_state_counts_decoder():
+    tally = [0] * 256
+    for name in ("tcp4_all.bin", "tcp6_all.bin"):
+        assert _netlink.decode_state_counts(_read(name), tally)
+    expected = {}
+    for e in EXPECTED["tcp4"] + EXPECTED["tcp6"]:
+        expected[e["state"]] = expected.get(e["state"], 0) + 1
+    got = {}
+    for code, n in enumerate(tally):
+        if n:
+            name = _common.tcp_state_name(code)
+            got[name] = got.get(name, 0) + n
+    assert got == expected
+
+    tally = [0] * 256
+    assert _netlink.decode_state_counts(_read("unix_noattr.bin"), tally)
+    assert tally[10] == 2  # two listeners (TCP_LISTEN in unix_diag)
+    assert sum(tally) == len(EXPECTED["unix"])
+
+
+def test_chunked_decode_equals_whole():
+    """Decoding message by message (as recv buffers arrive) gives the same records."""
+    data = _read("tcp4_all.bin")
+    whole, _ = _netlink.decode_inet_messages(data, "tcp", ifname=_ifname)
+    parts = []
+    off = 0
+    done = False
+    while off < len(data):
+        mlen = struct.unpack_from("=I", data, off)[0]
+        recs, done = _netlink.decode_inet_messages(
+            data[off : off + mlen], "tcp", ifname=_ifname
+        )
+        parts.extend(recs)
+        off += (mlen + 3) & ~3
+    assert done and parts == whole
+    # A memoryview over a larger buffer works too (the backend decodes recv_into buffers).
+    buf = bytearray(len(data) + 100)
+    buf[: len(data)] = data
+    view, _ = _netlink.decode_inet_messages(
+        memoryview(buf)[: len(data)], "tcp", ifname=_ifname
+    )
+    assert view == whole
+
+
+def test_no_done_means_not_finished():
+    data = _read("udp4_all.bin")
+    last = 0
+    off = 0
+    while off < len(data):
+        last = off
+        off += (struct.unpack_from("=I", data, off)[0] + 3) & ~3
+    records, done = _netlink.decode_inet_messages(data[:last], "udp")
+    assert not done and len(records) == len(EXPECTED["udp4"])
+
+
+def test_nlmsg_error_raises_clear_error():
+    with pytest.raises(_netlink.NetlinkError) as exc:
+        _netlink.decode_inet_messages(_read("error_enoent.bin"), "tcp")
+    assert exc.value.errno == 2
+    assert "No such file or directory" in str(exc.value)
+    assert isinstance(exc.value, _common.NetstatError)
+    with pytest.raises(_netlink.NetlinkError):
+        _netlink.decode_unix_messages(_read("error_enoent.bin"))
+    with pytest.raises(_netlink.NetlinkError):
+        _netlink.decode_state_counts(_read("error_enoent.bin"), [0] * 256)
+
+
+def test_ack_is_not_an_error():
+    ack = struct.pack("=IHHIIi", 20, _netlink.NLMSG_ERROR, 0, 1, 0, 0)
+    done = struct.pack("=IHHIIi", 20, _netlink.NLMSG_DONE, 0, 1, 0, 0)
+    assert _netlink.decode_inet_messages(ack + done, "tcp") == ([], True)
+
+
+@pytest.mark.parametrize(
+    "name, decoder, needle",
+    [
+        ("tcp6_truncated_body.bin", "inet", "truncated message"),
+        ("tcp6_truncated_header.bin", "inet", "truncated message header"),
+        ("tcp6_bad_attr.bin", "inet", "bad attribute"),
+        ("tcp6_short_msg.bin", "inet", "inet_diag_msg too short"),
+        ("unix_bad_attr.bin", "unix", "bad attribute"),
+        ("unix_truncated.bin", "unix", "truncated message"),
+    ],
+)
+def test_malformed_replies_raise_parse_error(name, decoder, needle):
+    data = _read(name)
+    with pytest.raises(_common.ParseError) as exc:
+        if decoder == "inet":
+            _netlink.decode_inet_messages(data, "tcp")
+        else:
+            _netlink.decode_unix_messages(data)
+    msg = str(exc.value)
+    assert needle in msg
+    assert f"at offset {exc.value.offset}" in msg
+    assert isinstance(exc.value, _netlink.NetlinkParseError)
+
+
+@pytest.mark.parametrize(
+    "name", ["tcp6_truncated_body.bin", "tcp6_truncated_header.bin"]
+)
+def test_counts_decoder_rejects_truncation(name):
+    with pytest.raises(_common.ParseError):
+        _netlink.decode_state_counts(_read(name), [0] * 256)
+
+
+def test_every_prefix_fails_cleanly():
+    """No cut of a real reply may escape as IndexError / struct.error."""
+    for name, decode in (
+        ("tcp6_all.bin", lambda b: _netlink.decode_inet_messages(b, "tcp")),
+        ("unix_all.bin", _netlink.decode_unix_messages),
+        ("tcp4_all.bin", lambda b: _netlink.decode_state_counts(b, [0] * 256)),
+    ):
+        data = _read(name)
+        for cut in range(len(data)):
+            try:
+                decode(data[:cut])
+            except _common.ParseError:
+                pass
+
+
+def test_every_corrupted_length_fails_cleanly():
+    """Garbage in any 16-bit length field: a ParseError or a result, never another exception."""
+    data = _read("unix_all.bin")
+    for pos in range(0, len(data) - 1, 2):
+        for value in (0, 1, 3, 0xFFFF):
+            bad = bytearray(data)
+            struct.pack_into("=H", bad, pos, value)
+            try:
+                _netlink.decode_unix_messages(bytes(bad))
+            except (_common.ParseError, _netlink.NetlinkError):
+                pass
+
+
+def test_unknown_family_is_a_parse_error():
+    data = bytearray(_read("tcp4_listen.bin"))
+    data[16] = 99
+    with pytest.raises(
+        _netlink.NetlinkParseError, match="unexpected address family 99"
+    ):
+        _netlink.decode_inet_messages(bytes(data), "tcp")
+
+
+def test_unix_path_decoding():
+    assert _netlink._unix_path(b"/run/x.sock\0") == ("/run/x.sock", False)
+    assert _netlink._unix_path(b"\0abc\0def") == ("@abc@def", True)
+    assert _netlink._unix_path(b"") == (None, False)
+    assert _netlink._unix_path(b"/tmp/\xff") == ("/tmp/\\xff", False)
+
+
+def test_states_mask():
+    assert _netlink.states_mask(None) == _netlink.ALL_STATES
+    assert _netlink.states_mask({"LISTEN"}) == 1 << 10
+    assert _netlink.states_mask({"SYN_RECV"}) == (1 << 3) | (1 << 12)
+    assert _netlink.states_mask({"CLOSED", "LISTEN"}) == (1 << 7) | (1 << 10)
+    assert _netlink.states_mask({"UNKNOWN"}) == 0
+    assert _netlink.states_mask(set()) == 0
+
+
+def test_requests_have_kernel_sizes():
+    req = _netlink.inet_request("tcp", "ipv6", 1 << 10, seq=7)
+    assert len(req) == 72
+    length, mtype, flags, seq = struct.unpack_from("=IHHI", req)
+    assert (length, mtype, flags, seq) == (72, 20, 0x301, 7)
+    assert req[16:18] == bytes([socket.AF_INET6, socket.IPPROTO_TCP])
+    assert struct.unpack_from("=I", req, 20)[0] == 1 << 10
+    assert len(_netlink.unix_request()) == 40
+
+
+def test_check_unavailable_off_linux(monkeypatch):
+    monkeypatch.setattr(_netlink.sys, "platform", "freebsd13")
+    with pytest.raises(_common.BackendUnavailable, match="needs Linux"):
+        _netlink.NetlinkBackend().check()
+
+
+def test_check_unavailable_when_socket_refused(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_open", lambda self: refuse())
+    with pytest.raises(_common.BackendUnavailable, match="Operation not permitted"):
+        _netlink.NetlinkBackend().check()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+def test_live_backend_smoke():
+    """The backend runs against this host's kernel (whatever sockets exist)."""
+    backend = _netlink.NetlinkBackend()
+    try:
+        backend.check()
+    except _common.BackendUnavailable as exc:
+        pytest.skip(str(exc))
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(3)
+    try:
+        port = srv.getsockname()[1]
+        inode = os.fstat(srv.fileno()).st_ino
+        listeners = list(
+            backend.inet_sockets(
+                protocols=("tcp",), families=("ipv4",), states={"LISTEN"}
+            )
+        )
+        assert all(s.state == "LISTEN" for s in listeners)
+        mine = [s for s in listeners if s.local_port == port]
+        assert mine and mine[0].inode == inode and mine[0].backlog == 3
+        counts = backend.state_counts(("tcp", "udp", "unix"))
+        assert counts["tcp"]["LISTEN"] >= 1
+        assert set(counts["tcp"]) == set(_common.STATE_NAMES)
+        assert set(counts["unix"]) == set(_common.UNIX_STATE_NAMES)
+        list(backend.unix_sockets())
+    finally:
+        srv.close()
