@@ -241,10 +241,17 @@ def gather(options):
                 if str(pid) not in processes:
                     processes[str(pid)] = info(pid)
         unreadable = getattr(resolver or backend, "unreadable", 0)
-        if unreadable:
+        unresolved = [inode for inode in wanted if inode and not pid_map.get(inode)]
+        if unreadable and unresolved:
             reasons.append(
-                "owners could not be read for %d process(es) (running as uid %d%s); sockets they hold "
-                "show no owner" % (unreadable, os.geteuid(), "" if os.geteuid() == 0 else ", not root")
+                "%d socket(s) have no known owner and %d process(es) could not be inspected (running as "
+                "uid %d%s): their owners are unknown" % (
+                    len(unresolved), unreadable, os.geteuid(), "" if os.geteuid() == 0 else ", not root")
+            )
+        elif unreadable:
+            warnings.append(
+                "%d process(es) could not be inspected; every listed socket has an owner, but those "
+                "processes may share some of them" % unreadable
             )
 
     def procs(inode):

@@ -90,7 +90,14 @@ class OwnerResolver:
             for fd in fds:
                 try:
                     target = os.readlink(fd_dir + "/" + fd)
-                except OSError:
+                except OSError as exc:
+                    if exc.errno in (errno.EACCES, errno.EPERM):
+                        # listable but not readable (ptrace checks, another user namespace)
+                        self.scanned -= 1
+                        self.unreadable += 1
+                        if len(self.unreadable_pids) < 20:
+                            self.unreadable_pids.append(pid)
+                        break
                     continue  # fd closed or process gone mid-walk
                 if not target.startswith("socket:["):
                     continue

@@ -54,6 +54,7 @@ class PsutilBackend:
 
     def __init__(self):
         self.unreadable = 0
+        self._denied = set()
         self._pids = {}
         self._key_seq = 0
         self._info = {}
@@ -76,10 +77,32 @@ class PsutilBackend:
         self._pids[self._key_seq] = pids
         return self._key_seq
 
+    def _owners_by_key(self, kind):
+        """psutil.net_connections() lists a shared socket once; ask each process for its own."""
+        owners = {}
+        for proc in psutil.process_iter():
+            try:
+                method = getattr(proc, "net_connections", None) or proc.connections
+                conns = method(kind)
+            except psutil.NoSuchProcess:
+                continue
+            except psutil.AccessDenied:
+                self._denied.add(proc.pid)
+                self.unreadable = len(self._denied)
+                continue
+            for conn in conns:
+                owners.setdefault(self._conn_key(conn), set()).add(proc.pid)
+        return owners
+
+    @staticmethod
+    def _conn_key(conn):
+        return (conn.family, conn.type, tuple(conn.laddr or ()), tuple(conn.raddr or ()), conn.status)
+
     def inet_sockets(self, protocols=("tcp", "udp"), families=("ipv4", "ipv6"), states=None):
         import socket
 
-        groups = {}
+        owners = self._owners_by_key("inet")
+        seen = set()
         for conn in self._connections("inet"):
             proto = "tcp" if conn.type == socket.SOCK_STREAM else "udp"
             family = "ipv4" if conn.family == socket.AF_INET else "ipv6"
@@ -90,29 +113,41 @@ class PsutilBackend:
                 state = "ESTABLISHED" if conn.raddr else "CLOSED"
             if states is not None and state not in states:
                 continue
+            key = self._conn_key(conn)
+            if key in seen and conn.pid is not None:
+                continue
+            seen.add(key)
+            pids = sorted(owners.get(key, ()) or ([conn.pid] if conn.pid is not None else []))
             laddr = conn.laddr or ("", 0)
             raddr = conn.raddr or (("0.0.0.0" if family == "ipv4" else "::"), 0)
-            key = (proto, family, state, laddr[0], laddr[1], raddr[0], raddr[1], getattr(conn, "fd", -1) if conn.pid is None else None)
-            groups.setdefault(key, set())
-            if conn.pid is not None:
-                groups[key].add(conn.pid)
-        for key, pids in groups.items():
-            proto, family, state, laddr, lport, raddr, rport, _fd = key
-            inode = self._next_key(sorted(pids))
-            yield InetSocket(proto, family, state, laddr, lport, raddr, rport, None, None, None, inode,
-                             None, None, None, sorted(pids))
+            # A TIME_WAIT socket belongs to no process (its inode is 0 in the kernel too).
+            inode = self._next_key(pids) if state != "TIME_WAIT" else 0
+            yield InetSocket(proto, family, state, laddr[0], laddr[1], raddr[0], raddr[1], None, None, None, inode,
+                             None, None, None, pids)
 
     def unix_sockets(self):
         import socket
 
         types = {socket.SOCK_STREAM: "stream", socket.SOCK_DGRAM: "dgram", socket.SOCK_SEQPACKET: "seqpacket"}
+        owners = self._owners_by_key("unix")
+        seen = set()
         for conn in self._connections("unix"):
+            key = self._conn_key(conn)
+            if conn.laddr and key in seen:
+                continue
+            seen.add(key)
             path = conn.laddr or None
-            abstract = bool(path) and path.startswith("\0")
+            # psutil gives abstract names either raw (NUL first) or as /proc/net/unix prints them
+            abstract = bool(path) and path[0] in ("\0", "@")
             if abstract:
                 path = "@" + path[1:].replace("\0", "@")
-            state = "LISTENING" if conn.status == "LISTEN" else ("CONNECTED" if conn.raddr else "UNCONNECTED")
-            pids = [conn.pid] if conn.pid is not None else []
+            # psutil gives no state for UNIX sockets (status NONE): a bound, unconnected stream socket
+            # is taken as listening, which is what it almost always is.
+            if conn.status == "LISTEN" or (conn.type != socket.SOCK_DGRAM and conn.laddr and not conn.raddr):
+                state = "LISTENING"
+            else:
+                state = "CONNECTED" if conn.raddr else "UNCONNECTED"
+            pids = sorted(owners.get(key, ()) if conn.laddr else ([conn.pid] if conn.pid is not None else []))
             inode = self._next_key(pids)
             yield UnixSocket(types.get(conn.type, str(conn.type)), state, ["ACC"] if state == "LISTENING" else [],
                              None, inode, path, abstract, None, None, None, pids)
