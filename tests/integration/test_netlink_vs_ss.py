@@ -177,14 +177,14 @@ def netlink_ns(scenario_ns):
 
 
 def test_same_inet_sockets_as_ss(netlink_ns):
-    ns, info, ours, ss_inet, _ = netlink_ns
+    _ns, _info, ours, ss_inet, _ = netlink_ns
     assert len(ss_inet) > 2 * N_CONNECTIONS
     assert sorted(_key(s) for s in ours["inet"]) == sorted(_key(s) for s in ss_inet)
 
 
 def test_inet_fields_match_ss(netlink_ns):
-    ns, info, ours, ss_inet, _ = netlink_ns
-    mine = dict((_key(s), s) for s in ours["inet"])
+    _ns, _info, ours, ss_inet, _ = netlink_ns
+    mine = {_key(s): s for s in ours["inet"]}
     assert len(mine) == len(ours["inet"])
     for sock in ss_inet:
         got = mine[_key(sock)]
@@ -206,7 +206,7 @@ def test_inet_fields_match_ss(netlink_ns):
 
 
 def test_special_cases(netlink_ns):
-    ns, info, ours, _, _ = netlink_ns
+    _ns, info, ours, _, _ = netlink_ns
     mapped = [
         s
         for s in ours["inet"]
@@ -216,7 +216,7 @@ def test_special_cases(netlink_ns):
     assert mapped[0]["family"] == "ipv6"
     dev = [s for s in ours["inet"] if s["local_port"] == 7204]
     assert dev[0]["interface"] == "lo" and dev[0]["backlog"] == 5
-    udp = dict((s["local_port"], s) for s in ours["inet"] if s["proto"] == "udp")
+    udp = {s["local_port"]: s for s in ours["inet"] if s["proto"] == "udp"}
     assert udp[7205]["state"] == "CLOSED" and udp[7205]["recv_q"] > 0
     tw = [s for s in ours["inet"] if s["state"] == "TIME_WAIT"]
     assert [s["local_port"] for s in tw] == [info["time_wait_port"]] and tw[0][
@@ -225,7 +225,7 @@ def test_special_cases(netlink_ns):
 
 
 def test_kernel_side_state_filter(netlink_ns):
-    ns, info, ours, _, _ = netlink_ns
+    _ns, _info, ours, _, _ = netlink_ns
     want = sorted(_key(s) for s in ours["inet"] if s["state"] in ("LISTEN", "CLOSED"))
     assert sorted(_key(s) for s in ours["listeners"]) == want
     assert len(want) < 20  # the 800 connections never reached Python
@@ -238,26 +238,26 @@ def test_kernel_side_state_filter(netlink_ns):
 
 
 def test_state_counts_match_ss(netlink_ns):
-    ns, info, ours, ss_inet, ss_unix = netlink_ns
+    _ns, _info, ours, ss_inet, ss_unix = netlink_ns
     for proto in ("tcp", "udp"):
-        expected = dict((name, 0) for name in ours["counts"][proto])
+        expected = {name: 0 for name in ours["counts"][proto]}
         for s in ss_inet:
             if s["proto"] == proto:
                 expected[s["state"]] += 1
         assert ours["counts"][proto] == expected, proto
-    expected = dict((name, 0) for name in ours["counts"]["unix"])
+    expected = {name: 0 for name in ours["counts"]["unix"]}
     for s in ss_unix:
         expected[s["state"]] += 1
     assert ours["counts"]["unix"] == expected
 
 
 def test_same_unix_sockets_as_ss(netlink_ns):
-    ns, info, ours, _, ss_unix = netlink_ns
+    _ns, info, ours, _, ss_unix = netlink_ns
     assert len(ss_unix) > N_CONNECTIONS
     assert sorted(s["inode"] for s in ours["unix"]) == sorted(
         s["inode"] for s in ss_unix
     )
-    mine = dict((s["inode"], s) for s in ours["unix"])
+    mine = {s["inode"]: s for s in ours["unix"]}
     for sock in ss_unix:
         got = mine[sock["inode"]]
         for field in ("type", "state", "path", "recv_q", "send_q", "peer"):
@@ -265,6 +265,6 @@ def test_same_unix_sockets_as_ss(netlink_ns):
         assert got["refcnt"] is None
         assert got["flags"] == (["ACC"] if sock["state"] == "LISTENING" else [])
         assert got["abstract"] is bool(sock["path"] and sock["path"].startswith("@"))
-    paths = dict((s["path"], s) for s in ours["unix"] if s["path"])
+    paths = {s["path"]: s for s in ours["unix"] if s["path"]}
     assert paths[info["unix"]["abstract"]]["abstract"] is True
     assert paths[info["unix"]["stream"]]["state"] == "LISTENING"
