@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Owner resolution and facts assembly on a fixture procfs tree (no real /proc involved)."""
+
+import os
+
+import pytest
+
+from ansible_collections.netaudit.netstat.plugins.module_utils import _common
+from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
+from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver
+
+from test_procfs import TCP_HEADER, UNIX_HEADER, tcp_line, unix_line
+
+
+def make_proc(root, processes, tcp=(), udp=(), unix=(), tcp6=()):
+    """processes: {pid: dict(comm=..., cmdline=[...], uid=..., fds=[inode, ...], exe=...)}"""
+    net = root / "net"
+    net.mkdir(exist_ok=True)
+    (net / "tcp").write_text(TCP_HEADER + "".join(tcp))
+    (net / "tcp6").write_text(TCP_HEADER + "".join(tcp6))
+    (net / "udp").write_text(TCP_HEADER + "".join(udp))
+    (net / "udp6").write_text(TCP_HEADER)
+    (net / "unix").write_text(UNIX_HEADER + "".join(unix))
+    (root / "sys" / "net" / "ipv4").mkdir(parents=True, exist_ok=True)
+    (root / "sys" / "net" / "ipv4" / "ip_local_port_range").write_text("32768\t60999\n")
+    for pid, p in processes.items():
+        d = root / str(pid)
+        d.mkdir()
+        comm = p.get("comm", "proc")
+        (d / "comm").write_bytes(comm.encode("utf-8") + b"\n")
+        (d / "stat").write_bytes(("%d (%s) S %d 0 0" % (pid, comm, p.get("ppid", 1))).encode("utf-8"))
+        (d / "status").write_text("Name:\t%s\nUid:\t%d\t%d\t%d\t%d\n" % (comm, p.get("uid", 0), 0, 0, 0))
+        (d / "cmdline").write_bytes(b"\0".join(a.encode("utf-8") for a in p.get("cmdline", [comm])) + b"\0")
+        if "exe" in p:
+            os.symlink(p["exe"], str(d / "exe"))
+        if p.get("fd") == "unreadable":
+            (d / "fd").write_text("")  # listdir fails with ENOTDIR, like EACCES would
+            continue
+        if p.get("fd") == "vanished":
+            continue
+        (d / "fd").mkdir()
+        for i, inode in enumerate(p.get("fds", [])):
+            target = "socket:[%d]" % inode if isinstance(inode, int) else inode
+            os.symlink(target, str(d / "fd" / str(i + 3)))
+    return str(root)
+
+
+LISTEN = 0x0A
+
+
+@pytest.fixture
+def proc(tmp_path):
+    return make_proc(
+        tmp_path,
+        {
+            100: dict(comm="nginx", cmdline=["nginx: master process", "/usr/sbin/nginx"], fds=[11, "/dev/null", "pipe:[5]"],
+                      exe="/usr/sbin/nginx"),
+            101: dict(comm="nginx", ppid=100, cmdline=["nginx: worker process"], fds=[11, 13], uid=33),
+            102: dict(comm="nginx", ppid=100, cmdline=["nginx: worker process"], fds=[11], uid=33),
+            200: dict(comm="my prog (x)", cmdline=["/opt/my prog/bin", "--name=a\nb"], fds=[12]),
+            201: dict(comm=u"ünï\ncødé", fds=[14]),
+            300: dict(fd="vanished"),
+        },
+        tcp=[
+            tcp_line(0, "00000000:0050", "00000000:0000", LISTEN, inode=11),
+            tcp_line(1, "0100007F:1F90", "00000000:0000", LISTEN, inode=12),
+            tcp_line(2, "0100007F:0050", "0100007F:D000", 0x01, rx=3, inode=13),
+            tcp_line(3, "0100007F:D001", "0100007F:0050", 0x06, inode=0),
+            tcp_line(4, "0100007F:D002", "0100007F:0050", 0x0C, inode=0),
+        ],
+        udp=[
+            tcp_line(0, "00000000:0202", "00000000:0000", 0x07, inode=14),
+            tcp_line(1, "0100007F:9C40", "00000000:0000", 0x07, inode=15),  # ephemeral port 40000: client
+            tcp_line(2, "0100007F:9C41", "0100007F:0035", 0x01, inode=16),
+        ],
+        unix=[
+            unix_line(2, 0x10000, 1, 1, 20, "/run/app.sock"),
+            unix_line(3, 0, 1, 3, 21),
+            unix_line(2, 0x10000, 1, 1, 22, "@abstract"),
+        ],
+    )
+
+
+def test_owner_walk_maps_shared_sockets_and_odd_names(proc):
+    resolver = OwnerResolver(proc)
+    owners = resolver.resolve()
+    assert owners[11] == [100, 101, 102]
+    assert owners[12] == [200]
+    assert resolver.vanished == 1 and resolver.unreadable == 0
+    odd = resolver.process(200)
+    assert odd["name"] == "my prog (x)" and odd["ppid"] == 1
+    assert odd["cmdline"] == "/opt/my prog/bin --name=a\nb"
+    assert resolver.process(201)["name"] == u"ünï\ncødé"
+    assert resolver.process(100)["exe"] == "/usr/sbin/nginx"
+    assert resolver.process(101)["user"] is not None and resolver.process(101)["uid"] == 33
+
+
+def test_owner_walk_only_wanted(proc):
+    assert OwnerResolver(proc).resolve({12}) == {12: [200]}
+
+
+def test_gather_from_fixture_tree(proc):
+    facts = gather(Options(backend="procfs", proc_root=proc, connections="full", unix="all"))
+    c = facts["collector"]
+    assert c["backend"] == "procfs" and c["complete"] is True and c["reasons"] == []
+    listeners = [(l["proto"], l["address"], l["port"]) for l in facts["listeners"]]
+    assert listeners == [("tcp", "0.0.0.0", 80), ("tcp", "127.0.0.1", 8080), ("udp", "0.0.0.0", 514)]
+    nginx = facts["listeners"][0]
+    assert [p["pid"] for p in nginx["processes"]] == [100, 101, 102]
+    assert nginx["exposure"] == "wildcard"
+    counts = facts["counts"]
+    assert counts["tcp"]["LISTEN"] == 2 and counts["tcp"]["ESTABLISHED"] == 1
+    assert counts["tcp"]["TIME_WAIT"] == 1 and counts["tcp"]["SYN_RECV"] == 1
+    assert counts["udp"]["CLOSED"] == 2 and counts["udp"]["ESTABLISHED"] == 1
+    assert counts["unix"]["LISTENING"] == 2 and counts["unix"]["CONNECTED"] == 1
+    for proto in ("tcp", "udp"):
+        assert tuple(counts[proto]) == _common.STATE_NAMES
+    conns = facts["connections"]
+    assert len(conns) == 5  # 3 tcp non-listeners + the ephemeral and the connected udp socket
+    est = [x for x in conns if x["state"] == "ESTABLISHED" and x["proto"] == "tcp"][0]
+    assert est["recv_q"] == 3 and [p["pid"] for p in est["processes"]] == [101]
+    assert sorted(facts["processes"]) == ["100", "101", "102", "200", "201"]
+    assert [u["inode"] for u in facts["unix"]] == [21, 20, 22]  # unbound first, then by path
+
+
+def test_connection_modes(proc):
+    counts_only = gather(Options(backend="procfs", proc_root=proc))
+    assert "connections" not in counts_only
+    assert counts_only["counts"]["tcp"]["ESTABLISHED"] == 1
+    assert [u["path"] for u in counts_only["unix"]] == ["/run/app.sock", "@abstract"]
+    compact = gather(Options(backend="procfs", proc_root=proc, connections="compact"))["connections"]
+    assert compact["columns"][-1] == "pids" and len(compact["rows"]) == 5
+    row = [r for r in compact["rows"] if r[2] == "ESTABLISHED" and r[0] == "tcp"][0]
+    assert dict(zip(compact["columns"], row))["pids"] == [101]
+    summary = gather(Options(backend="procfs", proc_root=proc, connections="summary"))["connections"]
+    assert {"proto": "tcp", "family": "ipv4", "state": "ESTABLISHED", "local_port": 80,
+            "remote_address": "127.0.0.1", "count": 1} in summary
+    assert sum(s["count"] for s in summary) == 5
+
+
+def test_unreadable_process_makes_facts_incomplete(tmp_path):
+    proc = make_proc(
+        tmp_path,
+        {1: dict(comm="init", fd="unreadable"), 2: dict(comm="mine", fds=[31])},
+        tcp=[tcp_line(0, "00000000:0016", "00000000:0000", LISTEN, inode=30),
+             tcp_line(1, "0100007F:1F90", "00000000:0000", LISTEN, inode=31)],
+    )
+    facts = gather(Options(backend="procfs", proc_root=proc))
+    c = facts["collector"]
+    assert c["complete"] is False and c["processes_unreadable"] == 1
+    assert "1 socket(s) have no known owner" in c["reasons"][0]
+    by_port = dict((l["port"], l) for l in facts["listeners"])
+    assert by_port[22]["processes"] == [] and by_port[8080]["processes"][0]["name"] == "mine"
+
+
+def test_malformed_table_line_is_reported_not_fatal(tmp_path):
+    proc = make_proc(tmp_path, {}, tcp=["  0: this is not a socket line at all\n",
+                                         tcp_line(1, "00000000:0016", "00000000:0000", LISTEN, inode=30)])
+    facts = gather(Options(backend="procfs", proc_root=proc, owners=False))
+    c = facts["collector"]
+    assert c["complete"] is False
+    assert any(w.endswith("tcp:2: malformed socket line (expected at least 10 fields, found 9): "
+                          "'  0: this is not a socket line at all'") for w in c["warnings"]), c["warnings"]
+    assert [l["port"] for l in facts["listeners"]] == [22]
+
+
+def test_samples_give_min_max_last(proc):
+    facts = gather(Options(backend="procfs", proc_root=proc, samples=3, interval=0))
+    stats = facts["counts_stats"]
+    assert stats["tcp"]["LISTEN"] == {"min": 2, "max": 2, "last": 2}
+    assert facts["collector"]["samples"] == 3
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    (dict(protocols=["sctp"]), "unknown protocol"),
+    (dict(connections="many"), "connections"),
+    (dict(samples=0), "samples"),
+    (dict(backend="magic"), "backend"),
+])
+def test_bad_options(kwargs, needle):
+    with pytest.raises(_common.NetstatError) as err:
+        Options(**kwargs)
+    assert needle in str(err.value)
+
+
+def test_auto_falls_through_and_says_why(proc):
+    facts = gather(Options(proc_root=proc))
+    c = facts["collector"]
+    assert c["backend"] == "procfs"
+    assert c["backends_tried"][0]["name"] == "netlink" and "proc_root" in c["backends_tried"][0]["reason"]
