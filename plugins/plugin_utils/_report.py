@@ -72,9 +72,7 @@ class ReportError(Exception):
 
 
 # C0 controls except TAB/LF/CR, DEL, C1 controls, lone surrogates and the XML non-characters.
-_CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
-)
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _CONTROL_ALL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -214,9 +212,7 @@ def facts_summary(netstat):
     if isinstance(netstat.get("counts"), dict):
         sockets = 0
         for proto in ("tcp", "udp"):
-            sockets += sum(
-                _int(n) for n in (netstat["counts"].get(proto) or {}).values()
-            )
+            sockets += sum(_int(n) for n in (netstat["counts"].get(proto) or {}).values())
     unix = netstat.get("unix")
     return {
         "backend": collector.get("backend"),
@@ -299,27 +295,31 @@ def normalize_host(name, entry):
     }
 
 
+# The owners as the policy engine words them in `actual`: "listening: nginx (pid 1,2, user
+# root), python3 (pid 7)"; pids differ from host to host, the names are what groups drift.
+_OWNER_RE = re.compile(r"(?:^listening: |, )(.+?) \(pid [0-9,+]+(?:, user [^)]*)?\)")
+
+
 def finding_program(finding):
-    """The program a finding is about, when the finding says (for grouping drift)."""
-    for key in ("program", "process"):
-        if finding.get(key):
-            return to_text(finding[key])
+    """The program(s) a finding is about, when the finding says (for grouping drift)."""
+    for key in ("program", "programs", "process"):
+        value = finding.get(key)
+        if value:
+            return ",".join(sorted(to_text(v) for v in value)) if isinstance(value, list) else to_text(value)
     actual = finding.get("actual")
     if isinstance(actual, dict):
         for key in ("program", "name", "process"):
             if actual.get(key):
                 return to_text(actual[key])
         procs = actual.get("processes")
-        if isinstance(procs, list) and procs:
-            names = sorted(
-                {
-                    to_text(p.get("name"))
-                    for p in procs
-                    if isinstance(p, dict) and p.get("name")
-                }
-            )
+        if isinstance(procs, list):
+            names = {to_text(p.get("name")) for p in procs if isinstance(p, dict) and p.get("name")}
             if names:
-                return ",".join(names)
+                return ",".join(sorted(names))
+    elif isinstance(actual, str) and actual.startswith("listening: "):
+        names = _OWNER_RE.findall(actual)
+        if names:
+            return ",".join(sorted(set(names)))
     return None
 
 
@@ -422,10 +422,7 @@ def build_report(hosts, playbook=None, generated=None, extra=None):
 
 
 def render_json(model):
-    return (
-        json.dumps(model, indent=2, sort_keys=True, ensure_ascii=True, default=to_text)
-        + "\n"
-    )
+    return json.dumps(model, indent=2, sort_keys=True, ensure_ascii=True, default=to_text) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,6 +432,11 @@ def render_json(model):
 def _junit_classname(host):
     # Jenkins splits classname on dots into package / class: keep a host name in one piece.
     return "netstat." + clean(host, LIMIT_SHORT).replace(".", "_")
+
+
+def _junit_name(host, what):
+    # The host verbatim (cleaned) in the name too, as ansible-core's junit callback does.
+    return f"[{clean(host, LIMIT_SHORT)}] {what}"
 
 
 def _finding_line(finding):
@@ -456,15 +458,16 @@ def junit_cases(model, fail_on="error"):
     cases = []
     for host in model["hosts"]:
         classname = _junit_classname(host["host"])
+        name = host["host"]
         if host["status"] in ("failed", "unreachable"):
             cases.append(
                 {
                     "classname": classname,
-                    "name": "audit",
+                    "name": _junit_name(name, "audit"),
                     "outcome": "error",
                     "type": host["status"],
                     "message": "{}: {}".format(host["status"], host["error"] or ""),
-                    "text": host["error"] or "",
+                    "text": clean(host["error"], LIMIT_LONG, multiline=True),
                 }
             )
             continue
@@ -472,7 +475,7 @@ def junit_cases(model, fail_on="error"):
             cases.append(
                 {
                     "classname": classname,
-                    "name": "audit",
+                    "name": _junit_name(name, "audit"),
                     "outcome": "skipped",
                     "type": "skipped",
                     "message": host["error"] or "audit skipped for this host",
@@ -487,7 +490,7 @@ def junit_cases(model, fail_on="error"):
             cases.append(
                 {
                     "classname": classname,
-                    "name": "compliant",
+                    "name": _junit_name(name, "compliant"),
                     "outcome": "passed",
                     "type": None,
                     "message": "",
@@ -497,12 +500,7 @@ def junit_cases(model, fail_on="error"):
             continue
         for rule in sorted(by_rule):
             findings = by_rule[rule]
-            failing = [
-                f
-                for f in findings
-                if not f.get("waived")
-                and SEVERITY_RANK.get(f["severity"], 0) <= threshold
-            ]
+            failing = [f for f in findings if not f.get("waived") and SEVERITY_RANK.get(f["severity"], 0) <= threshold]
             text = "\n".join(_finding_line(f) for f in findings)
             if failing:
                 subjects = ", ".join(to_text(f["subject"]) for f in failing[:5])
@@ -516,7 +514,7 @@ def junit_cases(model, fail_on="error"):
             cases.append(
                 {
                     "classname": classname,
-                    "name": rule,
+                    "name": _junit_name(name, rule),
                     "outcome": outcome,
                     "type": rule,
                     "message": message,
@@ -566,9 +564,7 @@ def render_junit(model, fail_on="error"):
         "unreachable",
         "skipped",
     ):
-        ET.SubElement(
-            props, "property", {"name": "hosts." + key, "value": str(summary[key])}
-        )
+        ET.SubElement(props, "property", {"name": "hosts." + key, "value": str(summary[key])})
     if model.get("playbook"):
         ET.SubElement(
             props,
@@ -584,7 +580,7 @@ def render_junit(model, fail_on="error"):
             "testcase",
             {
                 "classname": case["classname"],
-                "name": xml_text(case["name"], LIMIT_SHORT, False),
+                "name": xml_text(case["name"], None, False),
                 "time": "0",
             },
         )
@@ -594,10 +590,10 @@ def render_junit(model, fail_on="error"):
                 attrs["type"] = xml_text(case["type"], LIMIT_SHORT, False)
             child = ET.SubElement(elem, case["outcome"], attrs)
             if case["text"]:
-                child.text = xml_text(case["text"], LIMIT_LONG * 20, True)
+                child.text = xml_text(case["text"], None, True)
         elif case["text"]:
             out = ET.SubElement(elem, "system-out")
-            out.text = xml_text(case["text"], LIMIT_LONG * 20, True)
+            out.text = xml_text(case["text"], None, True)
     if hasattr(ET, "indent"):
         ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
@@ -656,9 +652,7 @@ def render_markdown(model):
         facts = host["facts"] or {}
         note = host["error"] or ""
         if not note and facts.get("complete") is False:
-            note = "facts incomplete: " + "; ".join(
-                to_text(r) for r in facts.get("reasons") or []
-            )
+            note = "facts incomplete: " + "; ".join(to_text(r) for r in facts.get("reasons") or [])
         listeners = facts.get("listeners")
         rows.append(
             [md_text(host["host"]), _VERDICT_MARK[host["verdict"]]]
@@ -814,8 +808,7 @@ def render_html(model):
     out.append('<html lang="en"><head><meta charset="utf-8">')
     out.append('<meta name="viewport" content="width=device-width, initial-scale=1">')
     out.append(
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
-        "style-src 'unsafe-inline'; img-src data:\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
     )
     out.append(f"<title>Socket audit report</title><style>{_CSS}</style></head><body>")
     fleet_ok = model["compliant"]
@@ -829,9 +822,7 @@ def render_html(model):
     )
     meta = "Generated {}".format(html_text(model.get("generated")))
     if model.get("playbook"):
-        meta += ' by playbook <span class="mono">{}</span>'.format(
-            html_text(model["playbook"])
-        )
+        meta += ' by playbook <span class="mono">{}</span>'.format(html_text(model["playbook"]))
     out.append(f'<p class="meta">{meta}</p>')
 
     out.append("<h2>Summary</h2>")
@@ -849,8 +840,7 @@ def render_html(model):
     out.append("<th>errors</th><th>warnings</th><th>info</th><th>waived</th></tr><tr>")
     out.append("".join(f'<td class="n">{s[h]:d}</td>' for h in heads))
     out.append(
-        "".join(f'<td class="n">{s["findings"][sev]:d}</td>' for sev in SEVERITIES)
-        + f'<td class="n">{s["waived"]:d}</td>'
+        "".join(f'<td class="n">{s["findings"][sev]:d}</td>' for sev in SEVERITIES) + f'<td class="n">{s["waived"]:d}</td>'
     )
     out.append("</tr></table>")
 
@@ -858,10 +848,7 @@ def render_html(model):
     if not model["drift"]:
         out.append("<p>No drift.</p>")
     else:
-        out.append(
-            '<table id="drift"><tr><th>severity</th><th>rule</th><th>drift</th>'
-            "<th>hosts</th><th>which</th></tr>"
-        )
+        out.append('<table id="drift"><tr><th>severity</th><th>rule</th><th>drift</th><th>hosts</th><th>which</th></tr>')
         for group in model["drift"]:
             which = ", ".join(clean(h) for h in group["hosts"][:20])
             if len(group["hosts"]) > 20:
@@ -883,17 +870,11 @@ def render_html(model):
         facts = host["facts"] or {}
         out.append('<div class="card host" data-verdict="{}">'.format(host["verdict"]))
         out.append(
-            '<h3>{} <span class="verdict {}">{}</span></h3>'.format(
-                name, _VERDICT_CLASS[host["verdict"]], host["verdict"]
-            )
+            '<h3>{} <span class="verdict {}">{}</span></h3>'.format(name, _VERDICT_CLASS[host["verdict"]], host["verdict"])
         )
         out.append(_svg_chart(host["counts"], scale, f"findings on {name} by severity"))
         if host["error"]:
-            out.append(
-                '<div class="err">{}</div>'.format(
-                    html_text(host["error"], LIMIT_LONG, True)
-                )
-            )
+            out.append('<div class="err">{}</div>'.format(html_text(host["error"], LIMIT_LONG, True)))
         if facts:
             bits = []
             if facts.get("backend"):
@@ -904,12 +885,7 @@ def render_html(model):
                 bits.append("<b>facts incomplete</b>")
             tcp = (facts.get("states") or {}).get("tcp") or {}
             if tcp:
-                bits.append(
-                    "tcp "
-                    + ", ".join(
-                        f"{html_text(k)} {int(v)}" for k, v in sorted(tcp.items())
-                    )
-                )
+                bits.append("tcp " + ", ".join(f"{html_text(k)} {int(v)}" for k, v in sorted(tcp.items())))
             out.append('<div class="meta">{}</div>'.format("; ".join(bits)))
         out.append("</div>")
     out.append("</div>")
@@ -971,15 +947,9 @@ def normalize_formats(formats):
         formats = [f for f in re.split(r"[,\s]+", formats) if f]
     out = []
     for fmt in formats:
-        name = FORMAT_ALIASES.get(
-            to_text(fmt).strip().lower(), to_text(fmt).strip().lower()
-        )
+        name = FORMAT_ALIASES.get(to_text(fmt).strip().lower(), to_text(fmt).strip().lower())
         if name not in RENDERERS:
-            raise ReportError(
-                "unknown report format {!r}; choose from {}".format(
-                    fmt, ", ".join(FORMATS)
-                )
-            )
+            raise ReportError("unknown report format {!r}; choose from {}".format(fmt, ", ".join(FORMATS)))
         if name not in out:
             out.append(name)
     return out
@@ -992,7 +962,7 @@ def _write_atomic_many(directory, contents):
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
-        raise ReportError(f"cannot create report directory {directory}: {exc}")
+        raise ReportError(f"cannot create report directory {directory}: {exc}") from exc
     umask = os.umask(0o022)
     os.umask(umask)
     staged = []
@@ -1000,9 +970,7 @@ def _write_atomic_many(directory, contents):
     try:
         for filename, text in contents:
             current = filename
-            fd, tmp = tempfile.mkstemp(
-                prefix="." + filename + ".", suffix=".tmp", dir=directory
-            )
+            fd, tmp = tempfile.mkstemp(prefix="." + filename + ".", suffix=".tmp", dir=directory)
             staged.append((tmp, os.path.join(directory, filename)))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
                 f.write(text)
@@ -1018,7 +986,7 @@ def _write_atomic_many(directory, contents):
                 os.unlink(tmp)
             except OSError:
                 pass
-        raise ReportError(f"cannot write report {current} in {directory}: {exc}")
+        raise ReportError(f"cannot write report {current} in {directory}: {exc}") from exc
     return [final for _tmp, final in staged]
 
 
@@ -1037,9 +1005,7 @@ def write_reports(model, directory, formats=None, fail_on="error"):
             else:
                 text = RENDERERS[name](model)
         except Exception as exc:  # noqa: BLE001 - a renderer bug must not leave half a report
-            raise ReportError(
-                f"cannot render {FILENAMES[name]}: {type(exc).__name__}: {exc}"
-            )
+            raise ReportError(f"cannot render {FILENAMES[name]}: {type(exc).__name__}: {exc}") from exc
         rendered.append((FILENAMES[name], text))
     paths = _write_atomic_many(directory, rendered)
     return dict(zip(names, paths))
