@@ -102,6 +102,8 @@ _UNIX_STATE_BY_CODE = tuple(
     for i in range(256)
 )
 
+_UNIX_TYPE_BY_CODE = tuple(_common.UNIX_TYPES.get(i, "unknown") for i in range(256))
+
 _PROTO_NUMBERS = {"tcp": IPPROTO_TCP, "udp": IPPROTO_UDP}
 _FAMILY_NUMBERS = {"ipv4": AF_INET, "ipv6": AF_INET6}
 
@@ -186,6 +188,12 @@ def _check_done(buf, off, mlen, what):
             raise NetlinkError(err, what + " dump")
 
 
+def _bad_length(buf, off, end, need, struct_name, what):
+    """Raise the NetlinkParseError that describes a message with an impossible length."""
+    mlen = _next_header(buf, off, end, what)[0]  # raises for truncation / a tiny length
+    raise NetlinkParseError(what, off, f"{struct_name} too short (length {mlen}, need {need})")
+
+
 def _next_header(buf, off, end, what):
     """Length and type of the message at `off`, checked against the buffer."""
     if end - off < _NLMSGHDR_SIZE:
@@ -211,36 +219,42 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
     seen. `proto` is the protocol the dump was for (inet_diag_msg does not carry it); `ifname`
     maps an interface index to a name. Raises NetlinkError for NLMSG_ERROR and
     NetlinkParseError for malformed input.
+
+    This is the speed path (one call per socket on a busy host): the message header and the
+    fixed inet_diag_msg are checked for every message; attributes are walked (and checked)
+    only where one is read, i.e. INET_DIAG_SKV6ONLY of AF_INET6 sockets in LISTEN or CLOSE.
     """
     what = "inet_diag"
     out = []
     append = out.append
-    make = _common.InetSocket
+    new = tuple.__new__
+    cls = _common.InetSocket
     states = _TCP_STATE_BY_CODE
     ntop = socket.inet_ntop
     addr4 = _ADDR4_CACHE
     addr6 = _ADDR6_CACHE
+    if len(addr4) > 65536:
+        addr4.clear()
+    if len(addr6) > 65536:
+        addr6.clear()
+    hdr = _NLHDR_LEN_TYPE.unpack_from
     unpack4 = _INET_MSG4.unpack_from
     unpack6 = _INET_MSG6.unpack_from
-    rta = _RTA.unpack_from
-    is_tcp = proto == "tcp"
+    listen = TCP_LISTEN if proto == "tcp" else -1
     end = len(buf)
     off = 0
-    done = False
     while off < end:
-        mlen, mtype = _next_header(buf, off, end, what)
+        if end - off < _NLMSGHDR_SIZE:
+            _next_header(buf, off, end, what)  # raises: truncated header
+        mlen, mtype = hdr(buf, off)
+        if mlen > end - off or (
+            mlen < INET_MSG_SIZE and (mtype == SOCK_DIAG_BY_FAMILY or mlen < _NLMSGHDR_SIZE)
+        ):
+            _bad_length(buf, off, end, INET_MSG_SIZE, "inet_diag_msg", what)
         if mtype == SOCK_DIAG_BY_FAMILY:
-            if mlen < INET_MSG_SIZE:
-                raise NetlinkParseError(
-                    what,
-                    off,
-                    f"inet_diag_msg too short (length {mlen}, need {INET_MSG_SIZE})",
-                )
             fam = buf[off + 16]
             if fam == AF_INET:
-                (_, _, _, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino) = (
-                    unpack4(buf, off)
-                )
+                _, _, _, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack4(buf, off)
                 family = "ipv4"
                 laddr = addr4.get(src)
                 if laddr is None:
@@ -248,12 +262,9 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
                 raddr = addr4.get(dst)
                 if raddr is None:
                     raddr = addr4[dst] = ntop(AF_INET, dst)
-                if len(addr4) > 65536:
-                    addr4.clear()
+                v6only = None
             elif fam == AF_INET6:
-                (_, _, _, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino) = (
-                    unpack6(buf, off)
-                )
+                _, _, _, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack6(buf, off)
                 family = "ipv6"
                 laddr = addr6.get(src)
                 if laddr is None:
@@ -261,85 +272,52 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
                 raddr = addr6.get(dst)
                 if raddr is None:
                     raddr = addr6[dst] = ntop(AF_INET6, dst)
-                if len(addr6) > 65536:
-                    addr6.clear()
                 if ifx:
                     # Scoped (link-local) addresses carry the interface: fe80::1%eth0.
                     if src[0] == 0xFE and src[1] & 0xC0 == 0x80:
                         laddr = laddr + "%" + ifname(ifx)
                     if dst[0] == 0xFE and dst[1] & 0xC0 == 0x80:
                         raddr = raddr + "%" + ifname(ifx)
+                v6only = None
+                if st == TCP_LISTEN or st == TCP_CLOSE:
+                    v6only = _inet_v6only(buf, off + INET_MSG_SIZE, off + mlen, what)
             else:
                 raise NetlinkParseError(what, off, f"unexpected address family {fam}")
-            # Attributes: checked for shape; only INET_DIAG_SKV6ONLY is read.
-            v6only = None
-            a = off + INET_MSG_SIZE
-            mend = off + mlen
-            while mend - a >= 4:
-                alen, atype = rta(buf, a)
-                if alen < 4 or alen > mend - a:
-                    raise NetlinkParseError(
-                        what,
-                        a,
-                        f"bad attribute (type {atype}, length {alen}, {mend - a} bytes left)",
-                    )
-                if atype == INET_DIAG_SKV6ONLY and fam == AF_INET6:
-                    if alen < 5:
-                        raise NetlinkParseError(
-                            what, a, "INET_DIAG_SKV6ONLY without a value"
-                        )
-                    v6only = buf[a + 4] != 0
-                a += (alen + 3) & ~3
-            if is_tcp and st == TCP_LISTEN:
+            if st == listen:
                 # rqueue: current accept queue; wqueue: its limit (listen backlog).
-                append(
-                    make(
-                        "tcp",
-                        family,
-                        "LISTEN",
-                        laddr,
-                        (s0 << 8) | s1,
-                        raddr,
-                        (d0 << 8) | d1,
-                        rq,
-                        0,
-                        uid,
-                        ino,
-                        wq,
-                        v6only,
-                        ifname(ifx) if ifx else None,
-                        None,
-                    )
-                )
+                append(new(cls, ("tcp", family, "LISTEN", laddr, (s0 << 8) | s1, raddr,
+                                 (d0 << 8) | d1, rq, 0, uid, ino, wq, v6only,
+                                 ifname(ifx) if ifx else None, None)))
             else:
-                append(
-                    make(
-                        proto,
-                        family,
-                        states[st],
-                        laddr,
-                        (s0 << 8) | s1,
-                        raddr,
-                        (d0 << 8) | d1,
-                        rq,
-                        wq,
-                        uid,
-                        ino,
-                        None,
-                        v6only,
-                        ifname(ifx) if ifx else None,
-                        None,
-                    )
-                )
+                append(new(cls, (proto, family, states[st], laddr, (s0 << 8) | s1, raddr,
+                                 (d0 << 8) | d1, rq, wq, uid, ino, None, v6only,
+                                 ifname(ifx) if ifx else None, None)))
         elif mtype == NLMSG_DONE:
             _check_done(buf, off, mlen, what)
-            done = True
-            break
+            return out, True
         elif mtype == NLMSG_ERROR:
             _check_error(buf, off, mlen, what)
         # NLMSG_NOOP and anything else: skip.
         off += (mlen + 3) & ~3
-    return out, done
+    return out, False
+
+
+def _inet_v6only(buf, a, mend, what):
+    """INET_DIAG_SKV6ONLY from the attributes in buf[a:mend] (None when absent)."""
+    v6only = None
+    rta = _RTA.unpack_from
+    while mend - a >= 4:
+        alen, atype = rta(buf, a)
+        if alen < 4 or alen > mend - a:
+            raise NetlinkParseError(
+                what, a, f"bad attribute (type {atype}, length {alen}, {mend - a} bytes left)"
+            )
+        if atype == INET_DIAG_SKV6ONLY:
+            if alen < 5:
+                raise NetlinkParseError(what, a, "INET_DIAG_SKV6ONLY without a value")
+            v6only = buf[a + 4] != 0
+        a += (alen + 3) & ~3
+    return v6only
 
 
 _ADDR4_CACHE = {}
@@ -366,105 +344,70 @@ def decode_unix_messages(buf):
 
     Returns ``(records, done)``: a list of ``_common.UnixSocket`` and whether NLMSG_DONE was
     seen. Raises NetlinkError for NLMSG_ERROR and NetlinkParseError for malformed input.
+    Every attribute is checked (the name, peer and queues are read from them).
     """
     what = "unix_diag"
     out = []
     append = out.append
-    make = _common.UnixSocket
-    types = _common.UNIX_TYPES
+    new = tuple.__new__
+    cls = _common.UnixSocket
+    types = _UNIX_TYPE_BY_CODE
     states = _UNIX_STATE_BY_CODE
+    hdr = _NLHDR_LEN_TYPE.unpack_from
     unpack = _UNIX_MSG.unpack_from
     rta = _RTA.unpack_from
     u32 = _U32.unpack_from
     u32x2 = _U32X2.unpack_from
     end = len(buf)
     off = 0
-    done = False
     while off < end:
-        mlen, mtype = _next_header(buf, off, end, what)
+        if end - off < _NLMSGHDR_SIZE:
+            _next_header(buf, off, end, what)  # raises: truncated header
+        mlen, mtype = hdr(buf, off)
+        if mlen > end - off or (
+            mlen < UNIX_MSG_SIZE and (mtype == SOCK_DIAG_BY_FAMILY or mlen < _NLMSGHDR_SIZE)
+        ):
+            _bad_length(buf, off, end, UNIX_MSG_SIZE, "unix_diag_msg", what)
         if mtype == SOCK_DIAG_BY_FAMILY:
-            if mlen < UNIX_MSG_SIZE:
-                raise NetlinkParseError(
-                    what,
-                    off,
-                    f"unix_diag_msg too short (length {mlen}, need {UNIX_MSG_SIZE})",
-                )
             _, _, fam, utype, ust, ino = unpack(buf, off)
             if fam != AF_UNIX:
                 raise NetlinkParseError(what, off, f"unexpected address family {fam}")
-            path = None
+            path = peer = rq = wq = None
             abstract = False
-            peer = None
-            rq = wq = None
             a = off + UNIX_MSG_SIZE
             mend = off + mlen
             while mend - a >= 4:
                 alen, atype = rta(buf, a)
                 if alen < 4 or alen > mend - a:
                     raise NetlinkParseError(
-                        what,
-                        a,
-                        f"bad attribute (type {atype}, length {alen}, {mend - a} bytes left)",
+                        what, a, f"bad attribute (type {atype}, length {alen}, {mend - a} bytes left)"
                     )
-                if atype == UNIX_DIAG_NAME:
-                    path, abstract = _unix_path(bytes(buf[a + 4 : a + alen]))
-                elif atype == UNIX_DIAG_PEER:
+                if atype == UNIX_DIAG_PEER:
                     if alen < 8:
-                        raise NetlinkParseError(
-                            what, a, "UNIX_DIAG_PEER shorter than 4 bytes"
-                        )
+                        raise NetlinkParseError(what, a, "UNIX_DIAG_PEER shorter than 4 bytes")
                     peer = u32(buf, a + 4)[0] or None
                 elif atype == UNIX_DIAG_RQLEN:
                     if alen < 12:
-                        raise NetlinkParseError(
-                            what, a, "UNIX_DIAG_RQLEN shorter than 8 bytes"
-                        )
+                        raise NetlinkParseError(what, a, "UNIX_DIAG_RQLEN shorter than 8 bytes")
                     rq, wq = u32x2(buf, a + 4)
+                elif atype == UNIX_DIAG_NAME:
+                    path, abstract = _unix_path(bytes(buf[a + 4 : a + alen]))
                 elif atype == UNIX_DIAG_VFS and alen < 12:
-                    raise NetlinkParseError(
-                        what, a, "UNIX_DIAG_VFS shorter than 8 bytes"
-                    )
+                    raise NetlinkParseError(what, a, "UNIX_DIAG_VFS shorter than 8 bytes")
                 a += (alen + 3) & ~3
             if ust == TCP_LISTEN:
-                append(
-                    make(
-                        types.get(utype, "unknown"),
-                        "LISTENING",
-                        ["ACC"],
-                        None,
-                        ino,
-                        path,
-                        abstract,
-                        peer,
-                        rq,
-                        wq,
-                        None,
-                    )
-                )
+                append(new(cls, (types[utype], "LISTENING", ["ACC"], None, ino, path, abstract,
+                                 peer, rq, wq, None)))
             else:
-                append(
-                    make(
-                        types.get(utype, "unknown"),
-                        states[ust],
-                        [],
-                        None,
-                        ino,
-                        path,
-                        abstract,
-                        peer,
-                        rq,
-                        wq,
-                        None,
-                    )
-                )
+                append(new(cls, (types[utype], states[ust], [], None, ino, path, abstract,
+                                 peer, rq, wq, None)))
         elif mtype == NLMSG_DONE:
             _check_done(buf, off, mlen, what)
-            done = True
-            break
+            return out, True
         elif mtype == NLMSG_ERROR:
             _check_error(buf, off, mlen, what)
         off += (mlen + 3) & ~3
-    return out, done
+    return out, False
 
 
 def decode_state_counts(buf, tally, what="sock_diag"):
