@@ -1,0 +1,854 @@
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP001, UP004, UP010, UP031
+
+"""Controller-side loading and validation of socket policies.
+
+This is a private plugin_utils file of netaudit.netstat; its API may change at any time.
+
+``load_policies(sources)`` reads one policy file or a list (paths or inline dicts), resolves
+``extends`` relative to the including file, rejects include cycles, validates every file against
+``policies/schema/netstat-policy.schema.json`` plus the checks a schema cannot express (port
+ranges, service names, addresses and CIDRs, dates), and returns the layers in merge order. Every
+mapping of a loaded policy carries ``__source__`` ("file:line") and ``__key_sources__`` so that
+findings can cite the rule involved.
+
+Every problem found is reported, not just the first: a ``PolicyError`` (or one of its typed
+subclasses) carries ``issues``, each with file, line, column, key path and message; ``str()`` of the
+exception is one line per issue.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import difflib
+import json
+import os
+
+import yaml
+
+try:
+    import jsonschema
+except ImportError:  # pragma: no cover - reported when validation is attempted
+    jsonschema = None
+
+from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
+
+MAX_BYTES = 1024 * 1024  # a policy is a few KiB; anything this big is a mistake
+MAX_NODES = 200000  # YAML nodes after alias expansion ("billion laughs" guard)
+MAX_DEPTH = 50  # extends depth
+
+SCHEMA_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "policies",
+    "schema",
+    "netstat-policy.schema.json",
+)
+DEFAULT_POLICY = os.path.join(os.path.dirname(SCHEMA_PATH), os.pardir, "default.yml")
+
+
+class PolicyIssue(object):
+    """One problem: where (file, line, column; 1-based, None when unknown), key path, message."""
+
+    __slots__ = ("column", "file", "kind", "line", "message", "path")
+
+    def __init__(self, file, line, column, path, message, kind="validation"):
+        self.file = file
+        self.line = line
+        self.column = column
+        self.path = path
+        self.message = message
+        self.kind = kind
+
+    def location(self):
+        loc = str(self.file)
+        if self.line is not None:
+            loc += ":%d" % self.line
+            if self.column is not None:
+                loc += ":%d" % self.column
+        return loc
+
+    def __str__(self):
+        path = "%s: " % self.path if self.path else ""
+        return "%s: %s%s" % (self.location(), path, self.message)
+
+    def as_dict(self):
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+            "kind": self.kind,
+        }
+
+    def sort_key(self):
+        return (
+            str(self.file),
+            self.line or 0,
+            self.column or 0,
+            self.path or "",
+            self.message,
+        )
+
+
+class PolicyError(Exception):
+    """Policy problems; ``issues`` lists every one, ``str()`` is one line per issue."""
+
+    def __init__(self, issues):
+        if isinstance(issues, PolicyIssue):
+            issues = [issues]
+        self.issues = sorted(issues, key=PolicyIssue.sort_key)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+    @property
+    def messages(self):
+        return [str(i) for i in self.issues]
+
+
+class PolicyFileError(PolicyError):
+    """A policy file is missing, unreadable, too big, or not text."""
+
+
+class PolicySyntaxError(PolicyError):
+    """A policy file is not valid YAML."""
+
+
+class PolicyValidationError(PolicyError):
+    """A policy breaks the schema or a semantic check (ports, addresses, dates...)."""
+
+
+class PolicyCycleError(PolicyError):
+    """Policies extend each other in a cycle."""
+
+
+_KIND_CLASS = {
+    "file": PolicyFileError,
+    "syntax": PolicySyntaxError,
+    "validation": PolicyValidationError,
+    "cycle": PolicyCycleError,
+}
+
+
+def _raise(issues):
+    kinds = {i.kind for i in issues}
+    cls = _KIND_CLASS.get(kinds.pop(), PolicyError) if len(kinds) == 1 else PolicyError
+    raise cls(issues)
+
+
+# ------------------------------------------------------------------------------------------------
+# YAML with positions
+
+
+class _Marks(object):
+    """Positions of the nodes of one document: path tuple -> (line, column), 1-based."""
+
+    def __init__(self):
+        self.values = {}
+        self.keys = {}
+
+    def find(self, path, key=False):
+        path = tuple(path)
+        if key and path in self.keys:
+            return self.keys[path]
+        while True:
+            if path in self.values:
+                return self.values[path]
+            if not path:
+                return (None, None)
+            path = path[:-1]
+
+
+def _pos(node):
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder(object):
+    def __init__(self, loader, display):
+        self.loader = loader
+        self.display = display
+        self.marks = _Marks()
+        self.issues = []
+        self.nodes = 0
+
+    def build(self, node, path=()):
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooBig(node)
+        self.marks.values[path] = _pos(node)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            out = {}
+            for knode, vnode in node.value:
+                if not isinstance(knode, yaml.ScalarNode):
+                    line, col = _pos(knode)
+                    self.issues.append(
+                        PolicyIssue(
+                            self.display,
+                            line,
+                            col,
+                            _path_text(path),
+                            "mapping keys must be plain strings",
+                            "syntax",
+                        )
+                    )
+                    continue
+                key = self.loader.construct_object(knode)
+                if not isinstance(key, str):
+                    key = str(knode.value)
+                if key in out:
+                    line, col = _pos(knode)
+                    first = self.marks.keys.get(path + (key,), (None, None))[0]
+                    self.issues.append(
+                        PolicyIssue(
+                            self.display,
+                            line,
+                            col,
+                            _path_text(path + (key,)),
+                            "duplicate key %r (first defined on line %s)" % (key, first),
+                            "syntax",
+                        )
+                    )
+                    continue
+                self.marks.keys[path + (key,)] = _pos(knode)
+                out[key] = self.build(vnode, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, path + (i,)) for i, v in enumerate(node.value)]
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # keep dates as text: the schema and the engine parse them
+        return self.loader.construct_object(node, deep=True)
+
+
+class _TooBig(Exception):
+    def __init__(self, node):
+        self.node = node
+
+
+def _path_text(path):
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += "[%d]" % p
+        else:
+            out += ("." if out else "") + str(p)
+    return out
+
+
+def _display(path, base=None):
+    base = base or os.getcwd()
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return path
+    if rel.startswith(os.pardir + os.sep) or rel == os.pardir:
+        return path
+    return rel
+
+
+def _read(path, display, max_bytes, where=None):
+    """The text of a policy file, or raise PolicyFileError (one issue)."""
+    wfile, wline, wcol, wpath = where or (display, None, None, None)
+
+    def fail(msg):
+        raise PolicyFileError(PolicyIssue(wfile, wline, wcol, wpath, msg, "file"))
+
+    if not os.path.exists(path):
+        fail("policy file %s not found" % path)
+    if os.path.isdir(path):
+        fail("%s is a directory, not a policy file" % path)
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        fail("cannot read %s: %s" % (path, exc.strerror or exc))
+    if size > max_bytes:
+        fail("%s is %d bytes, over the %d byte limit for a policy file; is this the right file?" % (path, size, max_bytes))
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as exc:
+        fail("cannot read %s: %s" % (path, exc.strerror or exc))
+    if len(data) > max_bytes:
+        fail("%s is over the %d byte limit for a policy file" % (path, max_bytes))
+    if b"\x00" in data:
+        fail("%s is a binary file (NUL byte at offset %d), not a YAML policy" % (path, data.index(b"\x00")))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PolicyFileError(
+            PolicyIssue(
+                display,
+                line,
+                None,
+                None,
+                "not UTF-8 text (invalid byte 0x%02x at offset %d)" % (data[exc.start], exc.start),
+                "file",
+            )
+        )
+
+
+def parse_yaml(text, display):
+    """(data, marks, issues) of one YAML document; syntax errors become issues."""
+    loader = yaml.SafeLoader(text)
+    builder = _Builder(loader, display)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return (
+                None,
+                builder.marks,
+                [PolicyIssue(display, 1, 1, None, "the policy file is empty", "syntax")],
+            )
+        data = builder.build(node)
+    except _TooBig as exc:
+        line, col = _pos(exc.node)
+        return (
+            None,
+            builder.marks,
+            [
+                PolicyIssue(
+                    display,
+                    line,
+                    col,
+                    None,
+                    "the document expands to more than %d nodes (anchors/aliases?); refusing to load it" % MAX_NODES,
+                    "syntax",
+                )
+            ],
+        )
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        msg = "invalid YAML: %s" % problem
+        if context:
+            msg += " (%s)" % context
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        return (
+            None,
+            builder.marks,
+            [PolicyIssue(display, line, col, None, msg, "syntax")],
+        )
+    finally:
+        loader.dispose()
+    return data, builder.marks, builder.issues
+
+
+# ------------------------------------------------------------------------------------------------
+# schema validation
+
+_SCHEMA = None
+
+
+def load_schema(path=None):
+    global _SCHEMA
+    if path is None and _SCHEMA is not None:
+        return _SCHEMA
+    with open(path or SCHEMA_PATH) as f:
+        schema = json.load(f)
+    if path is None:
+        _SCHEMA = schema
+    return schema
+
+
+def _strip_internal(data):
+    if isinstance(data, dict):
+        return {k: _strip_internal(v) for k, v in data.items() if not (isinstance(k, str) and k.startswith("__"))}
+    if isinstance(data, list):
+        return [_strip_internal(v) for v in data]
+    return data
+
+
+def _did_you_mean(word, choices):
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return " (did you mean %r?)" % match[0] if match else ""
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def _type_name(value):
+    if value is None:
+        return "null"
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
+
+
+def _flatten(error):
+    """Descend into anyOf/oneOf when exactly one branch fits the value's shape."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        branches = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        shallow = ("type", "enum", "const", "anyOf", "oneOf")
+        fitting = [errs for errs in branches.values() if not any(e.validator in shallow and not e.relative_path for e in errs)]
+        if len(fitting) == 1:
+            out = []
+            for sub in fitting[0]:
+                out.extend(_flatten(sub))
+            return out
+        if isinstance(error.instance, str):
+            for errs in branches.values():
+                for e in errs:
+                    if e.validator == "enum" and not e.relative_path:
+                        return [e]
+    return [error]
+
+
+def _schema_issue(error, display, marks):
+    path = tuple(error.absolute_path)
+    inst = error.instance
+    v = error.validator
+    key_pos = False
+    if v == "additionalProperties" and isinstance(inst, dict):
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        issues = []
+        extras = [k for k in inst if k not in allowed and not str(k).startswith("__")]
+        for k in extras:
+            line, col = marks.find(path + (k,), key=True)
+            issues.append(
+                PolicyIssue(
+                    display,
+                    line,
+                    col,
+                    _path_text(path + (k,)),
+                    "unknown key %r%s; allowed here: %s" % (k, _did_you_mean(k, allowed), ", ".join(allowed)),
+                )
+            )
+        if issues:
+            return issues
+        msg = "unexpected key"
+    elif "propertyNames" in error.schema_path:
+        key_pos = True
+        allowed = error.validator_value if v == "enum" else []
+        path = path + (inst,)
+        if v == "enum":
+            msg = "unknown key %r%s; allowed here: %s" % (
+                inst,
+                _did_you_mean(inst, allowed),
+                ", ".join(str(a) for a in allowed),
+            )
+        else:
+            msg = "key %r is not a valid name" % (inst,)
+    elif v == "enum":
+        msg = "%s is not one of %s%s" % (
+            _short(inst),
+            ", ".join(str(a) for a in error.validator_value),
+            _did_you_mean(inst, error.validator_value) if isinstance(inst, str) else "",
+        )
+    elif v == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        want = {"object": "mapping", "array": "list"}.get(want, want)
+        msg = "expected %s, got %s %s" % (want, _type_name(inst), _short(inst))
+    elif v == "required":
+        missing = [r for r in error.validator_value if r not in (inst or {})]
+        msg = "missing required key%s: %s" % (
+            "s" if len(missing) > 1 else "",
+            ", ".join(missing),
+        )
+    elif v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        desc = error.schema.get("description")
+        bound = {
+            "minimum": ">=",
+            "maximum": "<=",
+            "exclusiveMinimum": ">",
+            "exclusiveMaximum": "<",
+        }[v]
+        msg = "%s is out of range (must be %s %s)%s" % (
+            _short(inst),
+            bound,
+            error.validator_value,
+            "; expected %s" % desc if desc else "",
+        )
+    elif v in ("anyOf", "oneOf", "pattern"):
+        desc = error.schema.get("description") or "a valid value"
+        msg = "%s is not valid here: expected %s" % (
+            _short(inst),
+            desc[0].lower() + desc[1:],
+        )
+    elif v == "format" and error.validator_value == "date":
+        msg = "%s is not a date: write it as YYYY-MM-DD" % _short(inst)
+    elif v in ("minItems", "minLength"):
+        msg = "must not be empty"
+    else:
+        msg = error.message
+    line, col = marks.find(path, key=key_pos)
+    return [PolicyIssue(display, line, col, _path_text(path), msg)]
+
+
+def _check_schema(data, display, marks, schema):
+    if jsonschema is None:
+        return [
+            PolicyIssue(
+                display,
+                None,
+                None,
+                None,
+                "the jsonschema Python library is required on the controller to validate policies",
+                "validation",
+            )
+        ]
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema, format_checker=validator_cls.FORMAT_CHECKER)
+    issues = []
+    for error in validator.iter_errors(_strip_internal(data)):
+        for sub in _flatten(error):
+            issues.extend(_schema_issue(sub, display, marks))
+    return issues
+
+
+# ------------------------------------------------------------------------------------------------
+# semantic checks (what a schema cannot say)
+
+
+def _semantic(data, display, marks, services, bad_paths):
+    issues = []
+
+    def add(path, msg, key=False):
+        line, col = marks.find(path, key=key)
+        issues.append(PolicyIssue(display, line, col, _path_text(path), msg))
+
+    def skip(path):
+        return any(path[: len(b)] == b or b[: len(path)] == path for b in bad_paths)
+
+    def check(path, fn, value):
+        if value is None or skip(path):
+            return None
+        try:
+            return fn(value)
+        except _policy.PolicyEvalError as exc:
+            msg = str(exc)
+            word = str(value) if not isinstance(value, list) else None
+            if "service name" in msg and word:
+                msg += _did_you_mean(word.lower(), list(_policy.SERVICES) + list(services))
+            add(path, msg)
+            return None
+
+    def ports(v):
+        return _policy.parse_ports(v, services)
+
+    def entries(section, kinds=("allow", "deny")):
+        sec = data.get(section)
+        if not isinstance(sec, dict):
+            return
+        for kind in kinds:
+            items = sec.get(kind)
+            if not isinstance(items, list):
+                continue
+            for i, e in enumerate(items):
+                if isinstance(e, dict):
+                    yield (section, kind, i), kind, e
+
+    for path, kind, e in entries("listeners"):
+        check(path + ("port",), ports, e.get("port"))
+        check(path + ("bind",), _policy.parse_bind, e.get("bind"))
+        matchers = ("port", "program", "bind", "user")
+        if kind == "deny" and not any(e.get(k) is not None for k in matchers):
+            add(path, "a deny entry needs at least one of port, program, bind, user")
+        if e.get("required") and e.get("port") is not None and not skip(path + ("port",)):
+            pass
+    for path, kind, e in entries("egress"):
+        check(path + ("port",), ports, e.get("port"))
+        check(path + ("cidr",), _policy.parse_cidrs, e.get("cidr"))
+        if kind == "deny" and not any(e.get(k) is not None for k in ("cidr", "port", "program")):
+            add(path, "a deny entry needs at least one of cidr, port, program")
+    for path, kind, e in entries("unix"):
+        if kind == "deny" and not any(e.get(k) is not None for k in ("path", "program", "type", "world_writable")):
+            add(
+                path,
+                "a deny entry needs at least one of path, program, type, world_writable",
+            )
+    states = data.get("states")
+    if isinstance(states, dict):
+        for proto, table in states.items():
+            if not isinstance(table, dict):
+                continue
+            for state, lim in table.items():
+                items = lim if isinstance(lim, list) else [lim]
+                for i, item in enumerate(items):
+                    if not isinstance(item, dict):
+                        continue
+                    p = ("states", proto, state) + ((i,) if isinstance(lim, list) else ())
+                    check(p + ("port",), ports, item.get("port"))
+                    mx, mn = item.get("max"), item.get("min")
+                    if isinstance(mx, int) and isinstance(mn, int) and mn > mx and not skip(p):
+                        add(
+                            p,
+                            "min (%d) is greater than max (%d): no count can satisfy it" % (mn, mx),
+                        )
+                    if mx is None and mn is None and not skip(p):
+                        add(p, "a state limit needs max, min or both")
+    queues = data.get("queues")
+    if isinstance(queues, dict):
+        for key, q in queues.items():
+            if isinstance(q, dict):
+                check(("queues", key, "port"), ports, q.get("port"))
+                if q.get("max") is None and not skip(("queues", key)):
+                    add(("queues", key), "a queue limit needs max")
+    waivers = data.get("waivers")
+    if isinstance(waivers, list):
+        for i, w in enumerate(waivers):
+            if not isinstance(w, dict):
+                continue
+            check(("waivers", i, "expires"), _policy.parse_date, w.get("expires"))
+            m = w.get("match")
+            if isinstance(m, dict):
+                check(("waivers", i, "match", "port"), ports, m.get("port"))
+                check(("waivers", i, "match", "bind"), _policy.parse_bind, m.get("bind"))
+                check(("waivers", i, "match", "peer"), _policy.parse_cidrs, m.get("peer"))
+                check(
+                    ("waivers", i, "match", "address"),
+                    _policy.parse_cidrs,
+                    m.get("address"),
+                )
+    return issues
+
+
+# ------------------------------------------------------------------------------------------------
+# annotation
+
+
+def _annotate(data, display, marks, path=()):
+    if isinstance(data, dict):
+        out = {}
+        for k, v in data.items():
+            out[k] = _annotate(v, display, marks, path + (k,))
+        line = marks.values.get(path, (None, None))[0]
+        if path == ():
+            line = None
+        first_key = min(
+            (marks.keys[path + (k,)][0] for k in data if path + (k,) in marks.keys),
+            default=line,
+        )
+        if first_key:
+            out[_policy.SOURCE_KEY] = "%s:%s" % (display, first_key)
+            out[_policy.KEY_SOURCES] = {
+                k: "%s:%d" % (display, marks.keys[path + (k,)][0]) for k in data if path + (k,) in marks.keys
+            }
+        else:  # inline policy: no lines, cite the key path
+            out[_policy.SOURCE_KEY] = "%s %s" % (display, _path_text(path) or "(top)")
+            out[_policy.KEY_SOURCES] = {k: "%s %s" % (display, _path_text(path + (k,))) for k in data}
+        return out
+    if isinstance(data, list):
+        return [_annotate(v, display, marks, path + (i,)) for i, v in enumerate(data)]
+    return data
+
+
+# ------------------------------------------------------------------------------------------------
+# loading
+
+
+class LoadedPolicies(object):
+    """The result of load_policies: layers in merge order, and the files read."""
+
+    def __init__(self, layers, files):
+        self.layers = layers
+        self.files = files
+
+    @property
+    def merged(self):
+        return _policy.merge_policies(self.layers)
+
+    def needs_connections(self):
+        return _policy.connections_mode_needed(self.layers)
+
+
+class _Loader(object):
+    def __init__(self, base_dir, max_bytes, schema, display_base):
+        self.base_dir = base_dir or os.getcwd()
+        self.max_bytes = max_bytes
+        self.schema = schema
+        self.display_base = display_base
+        self.issues = []
+        self.docs = []  # (display, data, marks, schema_bad_paths)
+        self.layers_order = []
+        self.seen = set()
+
+    def load_file(self, path, stack, where=None):
+        real = os.path.realpath(path)
+        display = _display(path, self.display_base)
+        if real in [s[0] for s in stack]:
+            chain = " -> ".join([s[1] for s in stack] + [display])
+            wfile, wline, wcol, wpath = where or (display, None, None, None)
+            self.issues.append(PolicyIssue(wfile, wline, wcol, wpath, "include cycle: %s" % chain, "cycle"))
+            return
+        if real in self.seen:
+            return  # already merged earlier (diamond); a file counts once
+        if len(stack) >= MAX_DEPTH:
+            wfile, wline, wcol, wpath = where or (display, None, None, None)
+            self.issues.append(
+                PolicyIssue(
+                    wfile,
+                    wline,
+                    wcol,
+                    wpath,
+                    "extends nests deeper than %d files" % MAX_DEPTH,
+                    "cycle",
+                )
+            )
+            return
+        try:
+            text = _read(path, display, self.max_bytes, where)
+        except PolicyFileError as exc:
+            self.issues.extend(exc.issues)
+            return
+        data, marks, issues = parse_yaml(text, display)
+        self.issues.extend(issues)
+        if data is None:
+            return
+        self._load_doc(data, marks, display, os.path.dirname(real), stack + [(real, display)])
+        self.seen.add(real)
+
+    def load_inline(self, data, label):
+        marks = _Marks()
+        self._load_doc(data, marks, label, self.base_dir, [], inline=True)
+
+    def _load_doc(self, data, marks, display, directory, stack, inline=False):
+        if not isinstance(data, dict):
+            self.issues.append(
+                PolicyIssue(
+                    display,
+                    1 if not inline else None,
+                    1 if not inline else None,
+                    None,
+                    "a policy must be a mapping (policy:, listeners:, ...), not %s" % _type_name(data),
+                )
+            )
+            return
+        annotated = inline and _policy.SOURCE_KEY in data
+        data = data if annotated else _strip_internal(data)
+        schema_issues = _check_schema(data, display, marks, self.schema)
+        self.issues.extend(schema_issues)
+        bad = set()
+        for i in schema_issues:
+            if i.path is not None:
+                bad.add(tuple(_split_path(i.path)))
+        ext = data.get("extends")
+        if isinstance(ext, (str, list)):
+            items = [ext] if isinstance(ext, str) else ext
+            for i, item in enumerate(items):
+                if not isinstance(item, str) or not item:
+                    continue
+                p = ("extends",) if isinstance(ext, str) else ("extends", i)
+                line, col = marks.find(p)
+                target = item if os.path.isabs(item) else os.path.join(directory, item)
+                self.load_file(
+                    os.path.normpath(target),
+                    stack,
+                    where=(display, line, col, _path_text(p)),
+                )
+        self.docs.append((display, data, marks, bad, annotated))
+        self.layers_order.append(len(self.docs) - 1)
+
+    def finish(self):
+        services = {}
+        for _, data, _, _, _ in self.docs:
+            svc = data.get("services")
+            if isinstance(svc, dict):
+                services.update({k: v for k, v in svc.items() if isinstance(v, int)})
+        for display, data, marks, bad, _ in self.docs:
+            self.issues.extend(_semantic(data, display, marks, services, bad))
+        if self.issues:
+            _raise(self.issues)
+        layers = []
+        files = []
+        for display, data, marks, _, annotated in self.docs:
+            if annotated:
+                layers.append(data)
+                files.append(data.get("__file__") or display)
+                continue
+            layer = _annotate(data, display, marks)
+            layer["__file__"] = display
+            layers.append(layer)
+            files.append(display)
+        return LoadedPolicies(layers, files)
+
+
+def _split_path(text):
+    out = []
+    for part in text.replace("[", ".[").split("."):
+        if not part:
+            continue
+        if part.startswith("[") and part.endswith("]"):
+            out.append(int(part[1:-1]))
+        else:
+            out.append(part)
+    return out
+
+
+def load_policies(
+    sources,
+    base_dir=None,
+    max_bytes=MAX_BYTES,
+    schema_path=None,
+    display_base=None,
+    find=None,
+):
+    """Load policy file path(s) and/or inline dicts; return LoadedPolicies or raise PolicyError.
+
+    `base_dir`: directory relative paths are resolved against (default: the current directory).
+    `find`: optional callable(path) -> absolute path (the action plugin passes _find_needle); it
+    may raise to signal "not found", in which case the plain path is used and reported missing.
+    """
+    if sources is None:
+        raise PolicyFileError(PolicyIssue("policy", None, None, None, "no policy given", "file"))
+    if isinstance(sources, (str, dict)):
+        sources = [sources]
+    try:
+        schema = load_schema(schema_path)
+    except (OSError, ValueError) as exc:
+        raise PolicyFileError(
+            PolicyIssue(
+                schema_path or SCHEMA_PATH,
+                None,
+                None,
+                None,
+                "cannot read the schema: %s" % exc,
+                "file",
+            )
+        )
+    loader = _Loader(base_dir, max_bytes, schema, display_base)
+    for n, src in enumerate(sources):
+        if isinstance(src, dict):
+            loader.load_inline(copy.deepcopy(src), "inline policy #%d" % (n + 1))
+        elif isinstance(src, str) and src.strip():
+            path = os.path.expanduser(src)
+            if find is not None:
+                try:
+                    path = find(src) or path
+                except Exception:  # noqa: BLE001 - not found: report the plain path below
+                    path = os.path.expanduser(src)
+            if not os.path.isabs(path):
+                path = os.path.join(loader.base_dir, path)
+            loader.load_file(os.path.normpath(path), [])
+        else:
+            loader.issues.append(
+                PolicyIssue(
+                    "policy #%d" % (n + 1),
+                    None,
+                    None,
+                    None,
+                    "expected a policy file path or a mapping, got %s" % _type_name(src),
+                )
+            )
+    return loader.finish()
+
+
+def load_policy(path, **kwargs):
+    """One file (with its extends); same as load_policies([path])."""
+    return load_policies([path], **kwargs)
