@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# ansible-test sanity, offline: copies the collection's tracked and new files into
+# <tmp>/ansible_collections/netaudit/netstat (where ansible-test needs it) and runs there.
+# Extra arguments go to ansible-test (e.g. --test validate-modules).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+"$here/scripts/ansible-test-offline-pip.sh"
+work=$(mktemp -d /tmp/netaudit-sanity.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+dest="$work/ansible_collections/netaudit/netstat"
+mkdir -p "$dest"
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
+  [ -e "$f" ] || continue
+  mkdir -p "$dest/$(dirname "$f")"
+  cp -P "$f" "$dest/$f"
+done
+cd "$dest"
+export PATH="$here/.venv/bin:$PATH"
+ansible-test sanity --python "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+  --requirements --color no "$@"

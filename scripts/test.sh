@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Set up (scripts/setup.sh) and run every test stage: lint, unit, integration (network namespaces,
+# needs root), ansible-test sanity and molecule. Stops at the first failing stage.
+# NETAUDIT_SKIP="sanity molecule" skips stages by name (for quick local runs; CI runs them all).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+bash scripts/setup.sh
+export PATH="$here/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$here/.venv/collections"
+skip=" ${NETAUDIT_SKIP:-} "
+passed=0
+failed=0
+
+stage() {
+  local name=$1; shift
+  if [[ "$skip" == *" $name "* ]]; then
+    echo "== $name: skipped (NETAUDIT_SKIP)"
+    return 0
+  fi
+  echo "== $name: $*"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "== $name: ok ($((SECONDS - start))s)"
+  else
+    local rc=$?
+    failed=$((failed + 1))
+    echo "== $name: FAILED (exit $rc)"
+    echo "stages: $passed passed, $failed failed"
+    exit 1
+  fi
+}
+
+# pytest exit 5 means no test ran: that is a failure here, never a pass.
+run_pytest() {
+  local rc=0
+  python -m pytest -q -p no:cacheprovider "$@" || rc=$?
+  if [ "$rc" = 5 ]; then
+    echo "pytest collected no tests in $*: failing" >&2
+  fi
+  return "$rc"
+}
+
+lint() {
+  ruff check plugins tests benchmarks scripts 2>/dev/null || ruff check plugins tests
+  yamllint -s policies playbooks molecule changelogs meta galaxy.yml
+}
+
+stage lint lint
+stage unit run_pytest tests/unit
+stage integration run_pytest tests/integration
+stage sanity bash scripts/sanity.sh
+if [ -d molecule ]; then
+  stage molecule bash scripts/molecule.sh
+fi
+echo "stages: $passed passed, $failed failed"
