@@ -242,11 +242,7 @@ class HostRecord:
             }
         if self.status in ("failed", "unreachable"):
             return {"status": self.status, "error": self.error, "facts": self.facts}
-        note = (
-            "audit task skipped"
-            if self.skipped
-            else "not audited: no netstat_audit result"
-        )
+        note = "audit task skipped" if self.skipped else "not audited: no netstat_audit result"
         return {"status": "skipped", "error": note, "facts": self.facts}
 
 
@@ -259,9 +255,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, display=None):
         super().__init__(display=display)
         self.records = {}  # every host seen in any play: failures, facts, audit results
-        self.audit_hosts = (
-            set()
-        )  # hosts of the plays that run an audit: the report's hosts
+        self.audit_hosts = set()  # hosts of the plays that run an audit: the report's hosts
         self.playbook = None
         self._play_hosts = []
         self._play_audits = False
@@ -352,9 +346,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         if not self.audit_hosts and not any(r.audit for r in self.records.values()):
-            self._display.vvv(
-                "netstat_report: no play ran netstat_audit; no report written"
-            )
+            self._display.vvv("netstat_report: no play ran netstat_audit; no report written")
             return
         model = self.build_model()
         directory = self.get_option("report_dir")
