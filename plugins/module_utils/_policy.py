@@ -1,5 +1,4 @@
 # -*- coding: utf-8 -*-
-# ruff: noqa: UP001, UP004, UP009, UP010, UP031
 # Copyright (c) netaudit.netstat contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -283,17 +282,12 @@ def parse_ports(spec, services=None):
                 a, b = text.split("-", 1)
                 lo, hi = int(a), int(b)
                 if lo > hi:
-                    raise PolicyEvalError(
-                        "port range %r runs backwards (%d > %d)" % (text, lo, hi)
-                    )
+                    raise PolicyEvalError("port range %r runs backwards (%d > %d)" % (text, lo, hi))
             else:
                 table = dict(SERVICES)
                 table.update(services or {})
                 if text.lower() not in table and text not in table:
-                    raise PolicyEvalError(
-                        "port %r is neither a number, a range LOW-HIGH nor a known service name"
-                        % (text,)
-                    )
+                    raise PolicyEvalError("port %r is neither a number, a range LOW-HIGH nor a known service name" % (text,))
                 lo = hi = int(table.get(text, table.get(text.lower())))
         for p in (lo, hi):
             if not 0 < p < 65536:
@@ -333,10 +327,7 @@ def parse_bind(spec):
             continue
         ip = _norm_addr(text)
         if ip is None:
-            raise PolicyEvalError(
-                "bind %r is not an address, a CIDR or one of %s"
-                % (text, ", ".join(BIND_CLASSES))
-            )
+            raise PolicyEvalError("bind %r is not an address, a CIDR or one of %s" % (text, ", ".join(BIND_CLASSES)))
         out.append(("addr", ip))
     return out
 
@@ -350,13 +341,7 @@ def _bind_matches(matchers, address):
                 return True
         elif ip is None:
             continue
-        elif (
-            kind == "addr"
-            and ip == value
-            or kind == "net"
-            and ip.version == value.version
-            and ip in value
-        ):
+        elif kind == "addr" and ip == value or kind == "net" and ip.version == value.version and ip in value:
             return True
     return False
 
@@ -461,23 +446,15 @@ class Entry(object):
         self.layer = raw.get(LAYER_KEY, 0) if isinstance(raw, dict) else 0
         self.source = _source(raw)
         if not isinstance(raw, dict):
-            raise PolicyEvalError(
-                "%s.%s[%d] must be a mapping" % (section, kind, index)
-            )
+            raise PolicyEvalError("%s.%s[%d] must be a mapping" % (section, kind, index))
         try:
             self.protos = [str(p).lower() for p in _as_list(raw.get("proto"))]
             if "any" in self.protos:
                 self.protos = []
             self.family = raw.get("family")
-            self.ports = (
-                parse_ports(raw["port"], services)
-                if raw.get("port") is not None
-                else None
-            )
+            self.ports = parse_ports(raw["port"], services) if raw.get("port") is not None else None
             self.bind = parse_bind(raw["bind"]) if raw.get("bind") is not None else None
-            self.cidrs = (
-                parse_cidrs(raw["cidr"]) if raw.get("cidr") is not None else None
-            )
+            self.cidrs = parse_cidrs(raw["cidr"]) if raw.get("cidr") is not None else None
         except PolicyEvalError as exc:
             raise PolicyEvalError(
                 "%s.%s[%d]%s: %s"
@@ -522,9 +499,7 @@ class Entry(object):
         if self.users:
             parts.append("user %s" % ",".join(self.users))
         if self.world_writable is not None:
-            parts.append(
-                "world-writable" if self.world_writable else "not world-writable"
-            )
+            parts.append("world-writable" if self.world_writable else "not world-writable")
         return " ".join(parts) or "anything"
 
     # listeners: "anchor" = what identifies the socket the entry is about; "checks" = the rest
@@ -549,16 +524,13 @@ class Entry(object):
                 (
                     "wrong-bind",
                     "bind %s" % ",".join(str(v) for _, v in self.bind),
-                    "%s (%s)"
-                    % (lst.get("address"), _exposure(_norm_addr(lst.get("address")))),
+                    "%s (%s)" % (lst.get("address"), _exposure(_norm_addr(lst.get("address")))),
                 )
             )
         if self.programs is not None and self.ports is not None:
             m = _program_matches(self.programs, lst.get("processes"))
             if m is None:
-                out.append(
-                    ("wrong-owner", "program %s" % ",".join(self.programs), None)
-                )
+                out.append(("wrong-owner", "program %s" % ",".join(self.programs), None))
             elif not m:
                 out.append(
                     (
@@ -567,28 +539,14 @@ class Entry(object):
                         ",".join(_program_names(lst.get("processes"))),
                     )
                 )
-        if self.users is not None and not _user_matches(
-            self.users, lst.get("user"), lst.get("uid"), lst.get("processes")
-        ):
+        if self.users is not None and not _user_matches(self.users, lst.get("user"), lst.get("uid"), lst.get("processes")):
             users = sorted(
                 set(
-                    [
-                        str(
-                            lst.get("user")
-                            if lst.get("user") is not None
-                            else lst.get("uid")
-                        )
-                    ]
-                    + [
-                        str(p.get("user"))
-                        for p in lst.get("processes") or []
-                        if p.get("user") is not None
-                    ]
+                    [str(lst.get("user") if lst.get("user") is not None else lst.get("uid"))]
+                    + [str(p.get("user")) for p in lst.get("processes") or [] if p.get("user") is not None]
                 )
             )
-            out.append(
-                ("wrong-user", "user %s" % ",".join(self.users), ",".join(users))
-            )
+            out.append(("wrong-user", "user %s" % ",".join(self.users), ",".join(users)))
         return out
 
     def deny_matches_listener(self, lst):
@@ -596,15 +554,10 @@ class Entry(object):
             return False
         if self.bind is not None and not _bind_matches(self.bind, lst.get("address")):
             return False
-        if self.programs is not None and not _program_matches(
-            self.programs, lst.get("processes")
-        ):
+        if self.programs is not None and not _program_matches(self.programs, lst.get("processes")):
             return False
         return not (
-            self.users is not None
-            and not _user_matches(
-                self.users, lst.get("user"), lst.get("uid"), lst.get("processes")
-            )
+            self.users is not None and not _user_matches(self.users, lst.get("user"), lst.get("uid"), lst.get("processes"))
         )
 
     def matches_conn_peer(self, conn):
@@ -626,15 +579,10 @@ class Entry(object):
                 return False
         if self.ports is not None and not _port_in(conn.get("remote_port"), self.ports):
             return False
-        if self.programs is not None and not _program_matches(
-            self.programs, conn.get("processes")
-        ):
+        if self.programs is not None and not _program_matches(self.programs, conn.get("processes")):
             return False
         return not (
-            self.users is not None
-            and not _user_matches(
-                self.users, conn.get("user"), conn.get("uid"), conn.get("processes")
-            )
+            self.users is not None and not _user_matches(self.users, conn.get("user"), conn.get("uid"), conn.get("processes"))
         )
 
     def matches_unix(self, sock):
@@ -642,20 +590,11 @@ class Entry(object):
             return False
         if self.types is not None and not set(self.types) & set(sock["types"]):
             return False
-        if self.world_writable is not None and bool(self.world_writable) != bool(
-            sock["world_writable"]
-        ):
+        if self.world_writable is not None and bool(self.world_writable) != bool(sock["world_writable"]):
             return False
-        if self.programs is not None and not _program_matches(
-            self.programs, sock["processes"]
-        ):
+        if self.programs is not None and not _program_matches(self.programs, sock["processes"]):
             return False
-        return not (
-            self.users is not None
-            and not _user_matches(
-                self.users, None, sock.get("file_uid"), sock["processes"]
-            )
-        )
+        return not (self.users is not None and not _user_matches(self.users, None, sock.get("file_uid"), sock["processes"]))
 
 
 # --------------------------------------------------------------------------------------------
@@ -679,9 +618,7 @@ def _merge_entries(base, new):
     for entry in new:
         name = entry.get("name") if isinstance(entry, dict) else None
         if name is not None:
-            result = [
-                e for e in result if not (isinstance(e, dict) and e.get("name") == name)
-            ]
+            result = [e for e in result if not (isinstance(e, dict) and e.get("name") == name)]
         if isinstance(entry, dict) and entry.get("enabled") is False:
             continue
         result.append(entry)
@@ -731,9 +668,7 @@ def merge_policies(policies):
         if pol is None:
             continue
         if not isinstance(pol, dict):
-            raise PolicyEvalError(
-                "policy #%d is a %s, not a mapping" % (layer + 1, type(pol).__name__)
-            )
+            raise PolicyEvalError("policy #%d is a %s, not a mapping" % (layer + 1, type(pol).__name__))
         if pol.get(MERGED_KEY):
             # a merged policy inside a list: merge its pieces as one layer
             pol = dict(pol)
@@ -753,12 +688,7 @@ def merge_policies(policies):
             _merge_keys(
                 dst,
                 sec,
-                [
-                    k
-                    for k in sec
-                    if k not in ("allow", "deny", "world_writable")
-                    and not k.startswith("__")
-                ],
+                [k for k in sec if k not in ("allow", "deny", "world_writable") and not k.startswith("__")],
             )
             if SOURCE_KEY in sec:
                 dst[SOURCE_KEY] = sec[SOURCE_KEY]
@@ -768,25 +698,17 @@ def merge_policies(policies):
                     continue
                 if not isinstance(entries, list):
                     raise PolicyEvalError("%s.%s must be a list" % (section, kind))
-                fresh = [
-                    e for e in entries if not (isinstance(e, dict) and LAYER_KEY in e)
-                ]
+                fresh = [e for e in entries if not (isinstance(e, dict) and LAYER_KEY in e)]
                 kept = [e for e in entries if isinstance(e, dict) and LAYER_KEY in e]
-                dst[kind] = _merge_entries(
-                    dst[kind], kept + _tag_layer(fresh, layer + 1)
-                )
+                dst[kind] = _merge_entries(dst[kind], kept + _tag_layer(fresh, layer + 1))
             if section == "unix" and sec.get("world_writable") is not None:
                 ww = sec["world_writable"]
                 if isinstance(ww, str):
                     ww = {"severity": ww}
                 cur = dict(dst["world_writable"])
-                _merge_keys(
-                    cur, ww, [k for k in ww if k != "allow" and not k.startswith("__")]
-                )
+                _merge_keys(cur, ww, [k for k in ww if k != "allow" and not k.startswith("__")])
                 if "allow" in ww:
-                    cur["allow"] = list(cur.get("allow") or []) + list(
-                        ww.get("allow") or []
-                    )
+                    cur["allow"] = list(cur.get("allow") or []) + list(ww.get("allow") or [])
                 if SOURCE_KEY in ww:
                     cur[SOURCE_KEY] = ww[SOURCE_KEY]
                 dst["world_writable"] = cur
@@ -820,16 +742,14 @@ def _iter_limits(policy):
 
 
 def _scoped(limit):
-    return isinstance(limit, dict) and (
-        limit.get("port") is not None or limit.get("program") is not None
-    )
+    return isinstance(limit, dict) and (limit.get("port") is not None or limit.get("program") is not None)
 
 
 def connections_mode_needed(policy):
     """ "compact" when evaluating `policy` needs the connection list (per-port/program state limits,
     queue limits on established sockets, egress rules), else None (the facts default will do)."""
     policy = merge_policies(policy)
-    for proto, state, limit in _iter_limits(policy):
+    for _proto, state, limit in _iter_limits(policy):
         if _scoped(limit) and state not in ("LISTEN",):
             return "compact"
     queues = policy.get("queues") or {}
@@ -865,12 +785,7 @@ def normalise_connections(facts):
             out.append(rec)
         return out
     if isinstance(conns, list):
-        if (
-            conns
-            and isinstance(conns[0], dict)
-            and "count" in conns[0]
-            and "remote_port" not in conns[0]
-        ):
+        if conns and isinstance(conns[0], dict) and "count" in conns[0] and "remote_port" not in conns[0]:
             return None  # summary form: no per-socket detail
         out = []
         for c in conns:
@@ -897,11 +812,7 @@ class _Ctx(object):
             sev = incomplete_severity
         self.incomplete_severity = sev
         self.services = dict(policy.get("services") or {})
-        self.severities = {
-            k: v
-            for k, v in (policy.get("severities") or {}).items()
-            if not k.startswith("__")
-        }
+        self.severities = {k: v for k, v in (policy.get("severities") or {}).items() if not k.startswith("__")}
 
     def severity(self, rule, override=None):
         return override or self.severities.get(rule) or DEFAULT_SEVERITY[rule]
@@ -956,18 +867,9 @@ def _listener_match(lst):
         "port": lst.get("port"),
         "address": lst.get("address"),
         "programs": _program_names(lst.get("processes")),
-        "exes": sorted(
-            {p.get("exe") for p in lst.get("processes") or [] if p.get("exe")}
-        ),
+        "exes": sorted({p.get("exe") for p in lst.get("processes") or [] if p.get("exe")}),
         "users": sorted(
-            set(
-                [str(lst.get("user"))]
-                + [
-                    str(p.get("user"))
-                    for p in lst.get("processes") or []
-                    if p.get("user") is not None
-                ]
-            )
+            set([str(lst.get("user"))] + [str(p.get("user")) for p in lst.get("processes") or [] if p.get("user") is not None])
         ),
     }
 
@@ -980,18 +882,10 @@ def _unknown_owner_severity(ctx):
 def _eval_listeners(ctx, listeners):
     pol = ctx.policy.get("listeners") or {}
     default = pol.get("default", "allow")
-    allow = [
-        Entry(e, "listeners", "allow", ctx.services, i)
-        for i, e in enumerate(pol.get("allow") or [])
-    ]
-    deny = [
-        Entry(e, "listeners", "deny", ctx.services, i)
-        for i, e in enumerate(pol.get("deny") or [])
-    ]
+    allow = [Entry(e, "listeners", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
+    deny = [Entry(e, "listeners", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
     satisfied = {}  # id(entry) -> set of ports seen fully matching
-    near_hit = (
-        set()
-    )  # ids of required entries a listener nearly matched (already a finding)
+    near_hit = set()  # ids of required entries a listener nearly matched (already a finding)
 
     for lst in listeners:
         subject = _listener_subject(lst)
@@ -999,30 +893,20 @@ def _eval_listeners(ctx, listeners):
         match = _listener_match(lst)
         skey = _listener_sortkey(lst)
         denied = [d for d in deny if d.deny_matches_listener(lst)]
-        allowed = [
-            a
-            for a in allow
-            if a.listener_anchor(lst) and not a.listener_mismatches(lst)
-        ]
+        allowed = [a for a in allow if a.listener_anchor(lst) and not a.listener_mismatches(lst)]
         best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
-        best_allow = (
-            max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
-        )
+        best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
         for a in allowed:
             satisfied.setdefault(id(a), set()).add((lst.get("proto"), lst.get("port")))
-        if best_deny is not None and (
-            best_allow is None or best_deny.layer >= best_allow.layer
-        ):
+        if best_deny is not None and (best_allow is None or best_deny.layer >= best_allow.layer):
             why = " (%s)" % best_deny.reason if best_deny.reason else ""
             ctx.add(
                 "forbidden-listener",
                 subject,
-                "not listening: forbidden by deny rule %s%s"
-                % (best_deny.describe(), why),
+                "not listening: forbidden by deny rule %s%s" % (best_deny.describe(), why),
                 "listening: %s" % owners,
                 "%s is forbidden by the policy%s, but %s listens on it; stop or reconfigure the "
-                "service, or remove the deny rule at %s"
-                % (subject, why, owners, best_deny.where()),
+                "service, or remove the deny rule at %s" % (subject, why, owners, best_deny.where()),
                 source=best_deny.source,
                 severity=best_deny.severity,
                 match=match,
@@ -1042,9 +926,7 @@ def _eval_listeners(ctx, listeners):
                 near_hit.add((id(best), lst.get("port")))
             for rule, expected, actual in best.listener_mismatches(lst):
                 sev = best.severity
-                if (
-                    actual is None
-                ):  # owner could not be resolved: never silently compliant
+                if actual is None:  # owner could not be resolved: never silently compliant
                     sev = _unknown_owner_severity(ctx)
                     msg = (
                         "%s is allowed only for %s (rule at %s), but the owning process of this "
@@ -1055,19 +937,19 @@ def _eval_listeners(ctx, listeners):
                 elif rule == "wrong-bind":
                     msg = (
                         "%s is bound to %s but the rule at %s allows it only on %s; rebind the "
-                        "service (%s) or change the rule"
-                        % (subject, actual, best.where(), expected[5:], owners)
+                        "service (%s) or change the rule" % (subject, actual, best.where(), expected[5:], owners)
                     )
                 elif rule == "wrong-owner":
                     msg = (
                         "%s is held by %s but the rule at %s allows only %s on it; find out why "
-                        "%s owns the port, or change the rule"
-                        % (subject, owners, best.where(), expected, actual)
+                        "%s owns the port, or change the rule" % (subject, owners, best.where(), expected, actual)
                     )
                 else:
-                    msg = (
-                        "%s runs as %s but the rule at %s expects %s; fix the service account or "
-                        "the rule" % (subject, actual, best.where(), expected)
+                    msg = "%s runs as %s but the rule at %s expects %s; fix the service account or the rule" % (
+                        subject,
+                        actual,
+                        best.where(),
+                        expected,
                     )
                 ctx.add(
                     rule,
@@ -1104,9 +986,7 @@ def _eval_listeners(ctx, listeners):
                 ok = bool(seen) or bool(nearly)
                 where = "a listener"
             else:
-                ok = any(_port_in(port, [unit]) for _, port in seen) or any(
-                    _port_in(port, [unit]) for port in nearly
-                )
+                ok = any(_port_in(port, [unit]) for _, port in seen) or any(_port_in(port, [unit]) for port in nearly)
                 where = "port %s" % _ports_text([unit])
             if ok:
                 continue
@@ -1136,11 +1016,7 @@ def _eval_listeners(ctx, listeners):
 
 
 def _count_scoped(ctx, proto, state, limit, listeners, conns):
-    ports = (
-        parse_ports(limit["port"], ctx.services)
-        if limit.get("port") is not None
-        else None
-    )
+    ports = parse_ports(limit["port"], ctx.services) if limit.get("port") is not None else None
     programs = [str(p) for p in _as_list(limit.get("program"))] or None
     n = 0
     socks = list(conns or [])
@@ -1162,9 +1038,7 @@ def _eval_states(ctx, listeners, conns):
     stats = ctx.facts.get("counts_stats") or {}
     for proto, state, limit in _iter_limits(ctx.policy):
         if not isinstance(limit, dict):
-            raise PolicyEvalError(
-                "states.%s.%s must be a mapping {max, min, severity}" % (proto, state)
-            )
+            raise PolicyEvalError("states.%s.%s must be a mapping {max, min, severity}" % (proto, state))
         src = _source(limit)
         scope = ""
         if _scoped(limit):
@@ -1173,41 +1047,29 @@ def _eval_states(ctx, listeners, conns):
                     "incomplete-facts",
                     "%s %s connections" % (proto, state),
                     "the connection list (gather with connections: compact or full)",
-                    "connections: %s"
-                    % (ctx.facts.get("collector") or {}).get("connections", "absent"),
+                    "connections: %s" % (ctx.facts.get("collector") or {}).get("connections", "absent"),
                     "the state limit at %s is scoped to a port or program, which needs the "
-                    "connection list; gather facts with connections: compact"
-                    % (src or "states"),
+                    "connection list; gather facts with connections: compact" % (src or "states"),
                     source=src,
                     severity=_unknown_owner_severity(ctx),
                     match={"proto": proto, "state": state},
                     sortkey=(proto, 0, state),
                 )
                 continue
-            value_max = value_min = _count_scoped(
-                ctx, proto, state, limit, listeners, conns
-            )[0]
+            value_max = value_min = _count_scoped(ctx, proto, state, limit, listeners, conns)[0]
             bits = []
             if limit.get("port") is not None:
-                bits.append(
-                    "port %s" % _ports_text(parse_ports(limit["port"], ctx.services))
-                )
+                bits.append("port %s" % _ports_text(parse_ports(limit["port"], ctx.services)))
             if limit.get("program") is not None:
-                bits.append(
-                    "program %s" % ",".join(str(p) for p in _as_list(limit["program"]))
-                )
+                bits.append("program %s" % ",".join(str(p) for p in _as_list(limit["program"])))
             scope = " " + " ".join(bits)
         else:
             table = counts.get(proto)
             if not isinstance(table, dict) or state not in table:
                 continue
             st = (stats.get(proto) or {}).get(state)
-            value_max = (
-                st.get("max", table[state]) if isinstance(st, dict) else table[state]
-            )
-            value_min = (
-                st.get("min", table[state]) if isinstance(st, dict) else table[state]
-            )
+            value_max = st.get("max", table[state]) if isinstance(st, dict) else table[state]
+            value_min = st.get("min", table[state]) if isinstance(st, dict) else table[state]
         subject = "%s %s%s" % (proto, state, scope)
         match = {"proto": proto, "state": state}
         if limit.get("port") is not None:
@@ -1244,8 +1106,7 @@ def _eval_states(ctx, listeners, conns):
                 "at least %s" % mn,
                 str(value_min),
                 "only %d %s sockets in %s%s, below the minimum of %s set at %s; check that the "
-                "service is running and serving"
-                % (value_min, proto, state, scope, mn, src or "states"),
+                "service is running and serving" % (value_min, proto, state, scope, mn, src or "states"),
                 source=src,
                 severity=limit.get("severity"),
                 match=match,
@@ -1257,11 +1118,7 @@ def _eval_queues(ctx, listeners, conns):
     queues = ctx.policy.get("queues") or {}
     lf = queues.get("listen_fill")
     if isinstance(lf, dict) and lf.get("max") is not None:
-        ports = (
-            parse_ports(lf["port"], ctx.services)
-            if lf.get("port") is not None
-            else None
-        )
+        ports = parse_ports(lf["port"], ctx.services) if lf.get("port") is not None else None
         programs = [str(p) for p in _as_list(lf.get("program"))] or None
         for lst in listeners:
             backlog = lst.get("backlog")
@@ -1269,9 +1126,7 @@ def _eval_queues(ctx, listeners, conns):
                 continue
             if ports is not None and not _port_in(lst.get("port"), ports):
                 continue
-            if programs is not None and not _program_matches(
-                programs, lst.get("processes")
-            ):
+            if programs is not None and not _program_matches(programs, lst.get("processes")):
                 continue
             fill = float(lst.get("recv_q") or 0) / float(backlog)
             if fill > float(lf["max"]):
@@ -1313,11 +1168,7 @@ def _eval_queues(ctx, listeners, conns):
                 sortkey=("", 0, key),
             )
             continue
-        ports = (
-            parse_ports(lim["port"], ctx.services)
-            if lim.get("port") is not None
-            else None
-        )
+        ports = parse_ports(lim["port"], ctx.services) if lim.get("port") is not None else None
         programs = [str(p) for p in _as_list(lim.get("program"))] or None
         groups = {}
         for c in conns:
@@ -1326,14 +1177,9 @@ def _eval_queues(ctx, listeners, conns):
             value = c.get(key) or 0
             if value <= lim["max"]:
                 continue
-            if ports is not None and not (
-                _port_in(c.get("local_port"), ports)
-                or _port_in(c.get("remote_port"), ports)
-            ):
+            if ports is not None and not (_port_in(c.get("local_port"), ports) or _port_in(c.get("remote_port"), ports)):
                 continue
-            if programs is not None and not _program_matches(
-                programs, c.get("processes")
-            ):
+            if programs is not None and not _program_matches(programs, c.get("processes")):
                 continue
             inbound = (c.get("proto"), c.get("local_port")) in listen_ports
             gk = (
@@ -1342,9 +1188,7 @@ def _eval_queues(ctx, listeners, conns):
                 tuple(_program_names(c.get("processes"))),
             )
             groups.setdefault(gk, []).append(c)
-        for (proto, lport, progs), items in sorted(
-            groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or 0, kv[0][2])
-        ):
+        for (proto, lport, progs), items in sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or 0, kv[0][2])):
             worst = max(items, key=lambda c: c.get(key) or 0)
             where = ("port %s" % lport) if lport is not None else "outbound"
             subject = "%s %s %s" % (proto, where, key)
@@ -1383,14 +1227,8 @@ def _eval_queues(ctx, listeners, conns):
 def _eval_egress(ctx, listeners, conns):
     pol = ctx.policy.get("egress") or {}
     default = pol.get("default", "allow")
-    allow = [
-        Entry(e, "egress", "allow", ctx.services, i)
-        for i, e in enumerate(pol.get("allow") or [])
-    ]
-    deny = [
-        Entry(e, "egress", "deny", ctx.services, i)
-        for i, e in enumerate(pol.get("deny") or [])
-    ]
+    allow = [Entry(e, "egress", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
+    deny = [Entry(e, "egress", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
     if not allow and not deny and default != "deny":
         return
     if conns is None:
@@ -1399,8 +1237,7 @@ def _eval_egress(ctx, listeners, conns):
             "egress",
             "the connection list (gather with connections: compact or full)",
             "no connection list",
-            "the egress rules (%s) need the connection list; gather facts with connections: compact"
-            % (_source(pol) or "egress"),
+            "the egress rules (%s) need the connection list; gather facts with connections: compact" % (_source(pol) or "egress"),
             source=_source(pol),
             severity=_unknown_owner_severity(ctx),
             sortkey=("", 0, "egress"),
@@ -1424,12 +1261,8 @@ def _eval_egress(ctx, listeners, conns):
         denied = [d for d in deny if d.matches_conn_peer(c)]
         allowed = [a for a in allow if a.matches_conn_peer(c)]
         best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
-        best_allow = (
-            max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
-        )
-        if best_deny is not None and (
-            best_allow is None or best_deny.layer >= best_allow.layer
-        ):
+        best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
+        if best_deny is not None and (best_allow is None or best_deny.layer >= best_allow.layer):
             rule, entry = "forbidden-peer", best_deny
         elif best_allow is None and default == "deny":
             rule, entry = "unexpected-peer", None
@@ -1520,11 +1353,7 @@ def _unix_sockets(facts):
         ww = False
         if cur["mode"] is not None:
             try:
-                mode = (
-                    int(str(cur["mode"]), 8)
-                    if not isinstance(cur["mode"], int)
-                    else cur["mode"]
-                )
+                mode = int(str(cur["mode"]), 8) if not isinstance(cur["mode"], int) else cur["mode"]
                 ww = bool(mode & 0o002)
             except ValueError:
                 ww = False
@@ -1536,14 +1365,8 @@ def _unix_sockets(facts):
 def _eval_unix(ctx):
     pol = ctx.policy.get("unix") or {}
     default = pol.get("default", "allow")
-    allow = [
-        Entry(e, "unix", "allow", ctx.services, i)
-        for i, e in enumerate(pol.get("allow") or [])
-    ]
-    deny = [
-        Entry(e, "unix", "deny", ctx.services, i)
-        for i, e in enumerate(pol.get("deny") or [])
-    ]
+    allow = [Entry(e, "unix", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
+    deny = [Entry(e, "unix", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
     ww = pol.get("world_writable") or {}
     ww_sev = ww.get("severity")
     ww_allow = [str(p) for p in _as_list(ww.get("allow"))]
@@ -1559,13 +1382,9 @@ def _eval_unix(ctx):
         denied = [d for d in deny if d.matches_unix(sock)]
         allowed = [a for a in allow if a.matches_unix(sock)]
         best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
-        best_allow = (
-            max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
-        )
+        best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
         mode_txt = " mode %s" % sock["mode"] if sock["mode"] is not None else ""
-        if best_deny is not None and (
-            best_allow is None or best_deny.layer >= best_allow.layer
-        ):
+        if best_deny is not None and (best_allow is None or best_deny.layer >= best_allow.layer):
             why = " (%s)" % best_deny.reason if best_deny.reason else ""
             ctx.add(
                 "forbidden-unix-socket",
@@ -1573,8 +1392,7 @@ def _eval_unix(ctx):
                 "absent: forbidden by %s%s" % (best_deny.describe(), why),
                 "present%s, %s" % (mode_txt, owners),
                 "the UNIX socket %s%s is forbidden by the rule at %s%s; remove it or fix its "
-                "permissions (held by %s)"
-                % (sock["path"], mode_txt, best_deny.where(), why, owners),
+                "permissions (held by %s)" % (sock["path"], mode_txt, best_deny.where(), why, owners),
                 source=best_deny.source,
                 severity=best_deny.severity,
                 match=match,
@@ -1587,17 +1405,12 @@ def _eval_unix(ctx):
                 subject,
                 "no socket (no unix allow rule matches; unix.default: deny)",
                 "present%s, %s" % (mode_txt, owners),
-                "the UNIX socket %s (%s) matches no allow rule; remove it or add an unix allow "
-                "entry" % (sock["path"], owners),
+                "the UNIX socket %s (%s) matches no allow rule; remove it or add an unix allow entry" % (sock["path"], owners),
                 source=_source(pol, "default") or _source(pol),
                 match=match,
                 sortkey=skey,
             )
-        if (
-            sock["world_writable"]
-            and ww_sev != "ignore"
-            and not _glob_match(ww_allow, [sock["path"]])
-        ):
+        if sock["world_writable"] and ww_sev != "ignore" and not _glob_match(ww_allow, [sock["path"]]):
             if best_allow is not None and best_allow.world_writable is True:
                 continue  # explicitly allowed to be world-writable
             ctx.add(
@@ -1606,8 +1419,7 @@ def _eval_unix(ctx):
                 "not writable by all users (mode o-w)",
                 "mode %s" % sock["mode"],
                 "the UNIX socket %s is world-writable (mode %s, held by %s): any local user can "
-                "connect to it; tighten its mode or add it to unix.world_writable.allow"
-                % (sock["path"], sock["mode"], owners),
+                "connect to it; tighten its mode or add it to unix.world_writable.allow" % (sock["path"], sock["mode"], owners),
                 source=_source(ww) or _source(pol),
                 severity=ww_sev,
                 match=match,
@@ -1623,8 +1435,7 @@ def _eval_completeness(ctx):
             "facts",
             "ansible_facts.netstat from netaudit.netstat.netstat_facts",
             "no listener table",
-            "the facts carry no listener table; gather them with "
-            "netaudit.netstat.netstat_facts before auditing",
+            "the facts carry no listener table; gather them with netaudit.netstat.netstat_facts before auditing",
             severity="error",
             source=_source(ctx.policy.get("completeness") or {}),
             sortkey=("", 0, "facts"),
@@ -1634,17 +1445,14 @@ def _eval_completeness(ctx):
         sev = ctx.incomplete_severity
         if sev == "ignore":
             return
-        reasons = [str(r) for r in collector.get("reasons") or []] or [
-            "no reason given"
-        ]
+        reasons = [str(r) for r in collector.get("reasons") or []] or ["no reason given"]
         ctx.add(
             "incomplete-facts",
             "collector",
             "complete facts (every socket's owner resolved)",
             "; ".join(reasons),
             "the facts are incomplete (%s), so owner rules cannot be fully checked; gather as "
-            "root (become: true), or set completeness.severity in the policy"
-            % "; ".join(reasons),
+            "root (become: true), or set completeness.severity in the policy" % "; ".join(reasons),
             source=_source(ctx.policy.get("completeness") or {}, "severity"),
             severity=sev,
             match={},
@@ -1686,11 +1494,7 @@ def _waiver_matches(waiver, finding):
                         return False
                 else:
                     ip = _norm_addr(ctx["address"])
-                    if ip is None or not any(
-                        ip.version == v.version and ip in v
-                        for k, v in parse_cidrs(want)
-                        if k == "net"
-                    ):
+                    if ip is None or not any(ip.version == v.version and ip in v for k, v in parse_cidrs(want) if k == "net"):
                         return False
             except PolicyEvalError:
                 return False
@@ -1701,14 +1505,10 @@ def _waiver_matches(waiver, finding):
             ):
                 return False
         elif key == "user":
-            if not _glob_match(
-                [str(w) for w in _as_list(want)], ctx.get("users") or []
-            ):
+            if not _glob_match([str(w) for w in _as_list(want)], ctx.get("users") or []):
                 return False
         elif key == "path":
-            if ctx.get("path") is None or not _glob_match(
-                _as_list(want), [ctx["path"]]
-            ):
+            if ctx.get("path") is None or not _glob_match(_as_list(want), [ctx["path"]]):
                 return False
         elif key == "state":
             if ctx.get("state") not in _as_list(want):
@@ -1750,7 +1550,7 @@ def _apply_waivers(ctx):
     for f in ctx.findings:
         if f["rule"] in ("expired-waiver", "unused-waiver"):
             continue
-        for i, w, src, expires, label in active:
+        for i, w, src, _expires, _label in active:
             if _waiver_matches(w, f):
                 f["waived"] = {
                     "reason": w.get("reason"),
@@ -1759,15 +1559,14 @@ def _apply_waivers(ctx):
                 }
                 used.add(i)
                 break
-    for i, w, src, expires, label in active:
+    for i, w, src, _expires, label in active:
         if i not in used:
             ctx.add(
                 "unused-waiver",
                 label,
                 "a finding this waiver covers",
                 "no matching finding",
-                "the waiver at %s (%s) matches no finding any more; delete it"
-                % (src or "waivers[%d]" % i, w.get("reason")),
+                "the waiver at %s (%s) matches no finding any more; delete it" % (src or "waivers[%d]" % i, w.get("reason")),
                 source=src,
                 match={"rule": "unused-waiver"},
                 sortkey=("", 0, label),
@@ -1808,15 +1607,8 @@ def evaluate(facts, policy, today=None, incomplete_severity=None):
     if facts is None:
         facts = {}
     if not isinstance(facts, dict):
-        raise PolicyEvalError(
-            "facts must be a mapping (ansible_facts.netstat), not %s"
-            % type(facts).__name__
-        )
-    if (
-        "netstat" in facts
-        and "listeners" not in facts
-        and isinstance(facts["netstat"], dict)
-    ):
+        raise PolicyEvalError("facts must be a mapping (ansible_facts.netstat), not %s" % type(facts).__name__)
+    if "netstat" in facts and "listeners" not in facts and isinstance(facts["netstat"], dict):
         facts = facts["netstat"]  # ansible_facts passed whole
     merged = merge_policies(policy)
     ctx = _Ctx(facts, merged, _today(today), incomplete_severity)
@@ -1882,12 +1674,6 @@ def fails(result, fail_on="error"):
     if fail_on in (None, "never"):
         return False
     if fail_on not in SEVERITY_RANK:
-        raise PolicyEvalError(
-            "fail_on must be one of error, warning, info, never; got %r" % (fail_on,)
-        )
+        raise PolicyEvalError("fail_on must be one of error, warning, info, never; got %r" % (fail_on,))
     limit = SEVERITY_RANK[fail_on]
-    return any(
-        n and SEVERITY_RANK[s] <= limit
-        for s, n in result["counts"].items()
-        if s in SEVERITY_RANK
-    )
+    return any(n and SEVERITY_RANK[s] <= limit for s, n in result["counts"].items() if s in SEVERITY_RANK)

@@ -1,6 +1,5 @@
 # Copyright (c) netaudit.netstat contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP001, UP004, UP010, UP031
 
 """Controller-side loading and validation of socket policies.
 
