@@ -1550,7 +1550,7 @@ def _apply_waivers(ctx):
     for f in ctx.findings:
         if f["rule"] in ("expired-waiver", "unused-waiver"):
             continue
-        for i, w, src, _expires, _label in active:
+        for i, w, src, expires, _label in active:
             if _waiver_matches(w, f):
                 f["waived"] = {
                     "reason": w.get("reason"),
