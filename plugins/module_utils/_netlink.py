@@ -1,4 +1,4 @@
-# -*- coding: utf-8 -*-  # noqa: UP009
+# -*- coding: utf-8 -*-
 # Copyright (c) netaudit.netstat contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
@@ -32,9 +32,9 @@ pure functions over the bytes of one or more replies so that tests can run them 
 binary fixtures; malformed input raises ``NetlinkParseError`` naming the byte offset.
 """
 
-from __future__ import absolute_import, division, print_function  # noqa: UP010
+from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type  # noqa: UP001
+__metaclass__ = type
 
 import os
 import socket

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Side-by-side benchmark of the socket gatherers (issue 5). Run as root from the repository:
+
+    .venv/bin/python benchmarks/run.py --n 1000,10000,50000 --repeat 5
+
+For each N it builds a network namespace holding N loopback TCP connections (2N sockets, spread
+over load processes of at most --per-proc connections each: a process may hold 20,000 files),
+plus N/100 TIME_WAIT sockets, N/100 UDP sockets and N/20 UNIX socket pairs, and optionally
+--idle-procs sleeping processes (the many-processes variant: owner resolution walks every
+process). Then it runs every selected row as a whole process inside the namespace (nsenter),
+interleaved round by round, and prints per row the median wall time, median peak RSS, ms per
+1k sockets and the ratio to the reference row (``ss -tuanp``).
+
+Adding a row: append a Row to ROWS. A row's ``argv(ctx)`` returns the command to run inside the
+namespace (or None to skip it, with ``ctx.skip(reason)``); ``ctx`` has the namespace name, the
+python to use, the collection path and a scratch directory. Rows run through ``nsenter`` unless
+``netns=False`` (then the command enters the namespace itself, e.g. an Ansible inventory whose
+interpreter is a wrapper script). Results also go to benchmarks/results/ as JSON.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+VENV_PY = os.path.join(REPO, ".venv", "bin", "python")
+COLLECTIONS = os.path.join(REPO, ".venv", "collections")
+RESULTS = os.path.join(HERE, "results")
+
+_IMPORT = "from ansible_collections.netaudit.netstat.plugins.module_utils import %s as m\n"
+
+# Python snippets for the in-process rows (each runs in a fresh interpreter, like a module would).
+SNIPPETS = {
+    "netlink_records": _IMPORT % "_netlink"
+    + "b = m.NetlinkBackend(); b.check()\n"
+    + "n = sum(1 for _ in b.inet_sockets()) + sum(1 for _ in b.unix_sockets())\n",
+    "netlink_counts": _IMPORT % "_netlink" + "m.NetlinkBackend().state_counts(('tcp', 'udp', 'unix'))\n",
+    "netlink_listeners": _IMPORT % "_netlink"
+    + "list(m.NetlinkBackend().inet_sockets(states={'LISTEN', 'CLOSED'}))\n",
+    "procfs_records": _IMPORT % "_procfs"
+    + "b = m.ProcfsBackend(); b.check()\n"
+    + "n = sum(1 for _ in b.inet_sockets()) + sum(1 for _ in b.unix_sockets())\n",
+    "psutil": "import psutil\npsutil.net_connections('inet')\n",
+}
+
+
+def _gather_snippet(**options):
+    return (
+        _IMPORT % "_gather"
+        + "import json, sys\n"
+        + "facts = m.gather(m.Options(**%r))\n" % (options,)
+        + "sys.stdout.write(json.dumps(facts))\n"
+    )
+
+
+SNIPPETS["gather_netlink_default"] = _gather_snippet(backend="netlink")
+SNIPPETS["gather_netlink_all"] = _gather_snippet(backend="netlink", connections="compact", unix="all")
+SNIPPETS["gather_procfs_all"] = _gather_snippet(backend="procfs", connections="compact", unix="all")
+
+
+class Row:
+    def __init__(self, name, argv, netns=True, group="tools"):
+        self.name = name
+        self.argv = argv
+        self.netns = netns
+        self.group = group
+
+
+def _py(snippet):
+    return lambda ctx: [ctx.python, "-c", SNIPPETS[snippet]]
+
+
+def _tool(*argv):
+    def build(ctx):
+        if shutil.which(argv[0]) is None:
+            return ctx.skip("%s is not installed" % argv[0])
+        return list(argv)
+
+    return build
+
+
+REFERENCE = "ss -tuanp"
+ROWS = [
+    Row("python -c pass (floor)", lambda ctx: [ctx.python, "-c", "pass"], group="floor"),
+    Row("ss -tuanp", _tool("ss", "-tuanp")),
+    Row("netstat -tanp", _tool("netstat", "-tanp")),
+    Row("psutil net_connections('inet')", _py("psutil")),
+    Row("netlink counts only", _py("netlink_counts"), group="backend"),
+    Row("netlink listeners only", _py("netlink_listeners"), group="backend"),
+    Row("netlink records, no owners", _py("netlink_records"), group="backend"),
+    Row("procfs records, no owners", _py("procfs_records"), group="backend"),
+    Row("gather netlink default", _py("gather_netlink_default"), group="gather"),
+    Row("gather netlink all+owners", _py("gather_netlink_all"), group="gather"),
+    Row("gather procfs all+owners", _py("gather_procfs_all"), group="gather"),
+]
+
+
+class Context:
+    def __init__(self, ns, python, scratch):
+        self.ns = ns
+        self.python = python
+        self.collections = COLLECTIONS
+        self.scratch = scratch
+        self.skipped = None
+
+    def skip(self, reason):
+        self.skipped = reason
+        return None
+
+
+class Scenario:
+    """The benchmark namespace and its load processes."""
+
+    def __init__(self, n, per_proc, idle_procs, python):
+        self.n = n
+        self.name = "nabench-%d-%d" % (os.getpid(), n)
+        self.procs = []
+        self.python = python
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        try:
+            self._build(per_proc, idle_procs)
+        except BaseException:
+            self.delete()
+            raise
+
+    def enter(self, argv):
+        return ["nsenter", "--net=/run/netns/" + self.name] + list(argv)
+
+    def _build(self, per_proc, idle_procs):
+        subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
+        subprocess.run(
+            self.enter(["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65000"]),
+            check=True,
+        )
+        left = self.n
+        port = 20000
+        workers = []
+        while left > 0 or not workers:
+            conns = min(per_proc, left)
+            left -= conns
+            argv = [self.python, os.path.join(HERE, "load_worker.py"), str(port), str(conns),
+                    str(conns // 100), str(conns // 100), str(conns // 20)]
+            proc = subprocess.Popen(self.enter(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    universal_newlines=True)
+            self.procs.append(proc)
+            workers.append(proc)
+            port += 1
+        for proc in workers:
+            line = proc.stdout.readline()
+            if not line.startswith("READY"):
+                raise RuntimeError("load worker failed to start: %r" % line)
+        for _ in range(idle_procs):
+            self.procs.append(subprocess.Popen(self.enter(["sleep", "100000"]), stdin=subprocess.PIPE))
+
+    def counts(self):
+        code = _IMPORT % "_netlink" + "import json; print(json.dumps(m.NetlinkBackend().state_counts()))"
+        out = subprocess.run(self.enter([self.python, "-c", code]), stdout=subprocess.PIPE,
+                             universal_newlines=True, env=_env(), check=True).stdout
+        return json.loads(out)
+
+    def delete(self):
+        for proc in self.procs:
+            try:
+                if proc.stdin:
+                    proc.stdin.close()
+            except OSError:
+                pass
+            if proc.poll() is None and proc.args and "sleep" in proc.args:
+                proc.kill()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        subprocess.run(["ip", "netns", "del", self.name])
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = COLLECTIONS
+    env["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS
+    return env
+
+
+TIME = "/usr/bin/time"  # GNU time: the child it forks is small, so its peak RSS is the row's own
+
+
+def run_once(argv, timeout):
+    """Run argv; return (wall seconds, peak RSS MiB, cpu seconds, exit status, stderr tail).
+
+    Peak RSS comes from GNU time when installed: a child forked straight from this (large)
+    Python process would report this process's RSS as its own high-water mark.
+    """
+    err = tempfile.TemporaryFile()
+    stats = None
+    if os.path.exists(TIME):
+        fd, stats = tempfile.mkstemp(prefix="nabench-time-")
+        os.close(fd)
+        argv = [TIME, "-q", "-o", stats, "-f", "%M %U %S"] + list(argv)
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=_env())
+    # Popen.wait(timeout) polls with sleeps of up to 50 ms: block in waitpid, kill from a timer.
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        status = proc.wait()
+    finally:
+        timer.cancel()
+    if status == -9:
+        status = "killed (timeout %ss?)" % timeout
+    wall = time.perf_counter() - started
+    rss = cpu = float("nan")
+    if stats:
+        try:
+            with open(stats) as f:
+                fields = f.read().split()
+            rss = int(fields[-3]) / 1024.0
+            cpu = float(fields[-2]) + float(fields[-1])
+        except (OSError, ValueError, IndexError):
+            pass
+        os.unlink(stats)
+    err.seek(0)
+    tail = err.read()[-400:].decode("utf-8", "replace")
+    err.close()
+    return wall, rss, cpu, status, tail
+
+
+def bench(scenario, rows, repeat, timeout, scratch):
+    ctx = Context(scenario.name, scenario.python, scratch)
+    argvs = {}
+    skipped = {}
+    for row in rows:
+        ctx.skipped = None
+        argv = row.argv(ctx)
+        if argv is None:
+            skipped[row.name] = ctx.skipped or "skipped"
+            continue
+        argvs[row.name] = scenario.enter(argv) if row.netns else argv
+    samples = dict((name, []) for name in argvs)
+    failures = {}
+    names = list(argvs)
+    for rnd in range(repeat):
+        order = names[rnd % len(names):] + names[: rnd % len(names)]  # rotate: interleaved
+        for name in order:
+            if name in failures:
+                continue
+            wall, rss, cpu, status, tail = run_once(argvs[name], timeout)
+            if status != 0:
+                failures[name] = "exit status %s: %s" % (status, tail.strip())
+                continue
+            samples[name].append((wall, rss, cpu))
+    result = {}
+    for name, runs in samples.items():
+        if not runs:
+            continue
+        result[name] = {
+            "wall": statistics.median(r[0] for r in runs),
+            "rss_mib": statistics.median(r[1] for r in runs),
+            "cpu": statistics.median(r[2] for r in runs),
+            "runs": len(runs),
+            "walls": [round(r[0], 4) for r in runs],
+        }
+    return result, failures, skipped
+
+
+def print_table(n, sockets, result, failures, skipped, reference):
+    ref = result.get(reference, {}).get("wall")
+    print()
+    print("N=%d connections, %d sockets (tcp %d, udp %d, unix %d)" % (
+        n, sockets["total"], sockets["tcp"], sockets["udp"], sockets["unix"]))
+    head = "%-34s %9s %9s %9s %8s %9s" % ("row", "median s", "cpu s", "ms/1k", "RSS MiB", "x " + reference.split()[0])
+    print(head)
+    print("-" * len(head))
+    for name, r in result.items():
+        ratio = ("%.3f" % (r["wall"] / ref)) if ref else "-"
+        per_k = r["wall"] * 1000.0 / max(1, sockets["total"]) * 1000.0
+        print("%-34s %9.3f %9.3f %9.3f %8.1f %9s" % (name, r["wall"], r["cpu"], per_k, r["rss_mib"], ratio))
+    for name, why in failures.items():
+        print("%-34s FAILED: %s" % (name, why))
+    for name, why in skipped.items():
+        print("%-34s skipped: %s" % (name, why))
+    sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", default="1000,10000", help="comma-separated connection counts (default 1000,10000)")
+    ap.add_argument("--repeat", type=int, default=5, help="rounds per N (default 5)")
+    ap.add_argument("--per-proc", type=int, default=8000, help="connections per load process (default 8000)")
+    ap.add_argument("--idle-procs", type=int, default=0, help="extra idle processes in the namespace")
+    ap.add_argument("--rows", default="", help="only rows whose name contains one of these comma-separated words")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per run before it counts as failed")
+    ap.add_argument("--python", default=VENV_PY if os.path.exists(VENV_PY) else sys.executable)
+    ap.add_argument("--list", action="store_true", help="list the rows and exit")
+    args = ap.parse_args()
+    if args.list:
+        for row in ROWS:
+            print("%-10s %s" % (row.group, row.name))
+        return 0
+    if os.geteuid() != 0:
+        ap.error("needs root (network namespaces)")
+    rows = ROWS
+    if args.rows:
+        words = [w.strip().lower() for w in args.rows.split(",") if w.strip()]
+        rows = [r for r in ROWS if any(w in r.name.lower() for w in words) or r.name == REFERENCE]
+    machine = {
+        "host": platform.node(),
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    print("machine: %s" % json.dumps(machine))
+    all_results = {"machine": machine, "runs": []}
+    os.makedirs(RESULTS, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix="nabench-")
+    try:
+        for n in [int(x) for x in args.n.split(",") if x.strip()]:
+            t0 = time.time()
+            scenario = Scenario(n, args.per_proc, args.idle_procs, args.python)
+            try:
+                counts = scenario.counts()
+                sockets = dict((p, sum(counts[p].values())) for p in ("tcp", "udp", "unix"))
+                sockets["total"] = sum(sockets.values())
+                print("built N=%d in %.1fs" % (n, time.time() - t0))
+                result, failures, skipped = bench(scenario, rows, args.repeat, args.timeout, scratch)
+            finally:
+                scenario.delete()
+            print_table(n, sockets, result, failures, skipped, REFERENCE)
+            all_results["runs"].append({"n": n, "idle_procs": args.idle_procs, "sockets": sockets,
+                                        "results": result, "failures": failures, "skipped": skipped})
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        path = os.path.join(RESULTS, "run-%s.json" % time.strftime("%Y%m%dT%H%M%S"))
+        with open(path, "w") as f:
+            json.dump(all_results, f, indent=1)
+        print("\nresults: %s" % path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
