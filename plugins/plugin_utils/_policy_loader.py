@@ -164,6 +164,9 @@ def _pos(node):
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 class _Builder(object):
     def __init__(self, loader, display):
         self.loader = loader
@@ -177,6 +180,12 @@ class _Builder(object):
         if self.nodes > MAX_NODES:
             raise _TooBig(node)
         self.marks.values[path] = _pos(node)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            line, col = _pos(node)
+            self.issues.append(
+                PolicyIssue(self.display, line, col, _path_text(path), "unsupported YAML tag %s" % node.tag, "syntax")
+            )
+            return None
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)
             out = {}
@@ -248,44 +257,47 @@ def _display(path, base=None):
 
 
 def _read(path, display, max_bytes, where=None):
-    """The text of a policy file, or raise PolicyFileError (one issue)."""
-    wfile, wline, wcol, wpath = where or (display, None, None, None)
+    """The text of a policy file, or raise PolicyFileError (one issue).
 
-    def fail(msg):
-        raise PolicyFileError(PolicyIssue(wfile, wline, wcol, wpath, msg, "file"))
+    A missing file is reported where it was named (`where`: the extends entry), or as the
+    file itself; problems with the content are reported in the file itself.
+    """
+
+    def fail(msg, line=None, named_here=False):
+        if named_here and where is not None:
+            wfile, wline, wcol, wpath = where
+            raise PolicyFileError(PolicyIssue(wfile, wline, wcol, wpath, msg, "file"))
+        raise PolicyFileError(PolicyIssue(display, line, None, None, msg, "file"))
 
     if not os.path.exists(path):
-        fail("policy file %s not found" % path)
+        fail("policy file %s not found" % (display if where is None else path), named_here=True)
     if os.path.isdir(path):
-        fail("%s is a directory, not a policy file" % path)
+        fail("%s is a directory, not a policy file" % path, named_here=True)
     try:
         size = os.path.getsize(path)
     except OSError as exc:
-        fail("cannot read %s: %s" % (path, exc.strerror or exc))
+        fail("cannot read the policy file: %s" % (exc.strerror or exc))
     if size > max_bytes:
-        fail("%s is %d bytes, over the %d byte limit for a policy file; is this the right file?" % (path, size, max_bytes))
+        fail("the file is %d bytes, over the %d byte limit for a policy file (is this the right file?)" % (size, max_bytes))
     try:
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)
     except OSError as exc:
-        fail("cannot read %s: %s" % (path, exc.strerror or exc))
+        fail("cannot read the policy file: %s" % (exc.strerror or exc))
     if len(data) > max_bytes:
-        fail("%s is over the %d byte limit for a policy file" % (path, max_bytes))
+        fail("the file is over the %d byte limit for a policy file" % max_bytes)
     if b"\x00" in data:
-        fail("%s is a binary file (NUL byte at offset %d), not a YAML policy" % (path, data.index(b"\x00")))
+        offset = data.index(b"\x00")
+        fail(
+            "binary content (NUL byte at offset %d): not a YAML policy" % offset,
+            line=data[:offset].count(b"\n") + 1,
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise PolicyFileError(
-            PolicyIssue(
-                display,
-                line,
-                None,
-                None,
-                "not UTF-8 text (invalid byte 0x%02x at offset %d)" % (data[exc.start], exc.start),
-                "file",
-            )
+        fail(
+            "not UTF-8 text (invalid byte 0x%02x at offset %d)" % (data[exc.start], exc.start),
+            line=data[: exc.start].count(b"\n") + 1,
         )
 
 
@@ -387,24 +399,41 @@ def _type_name(value):
     }.get(type(value), type(value).__name__)
 
 
+_SHALLOW = ("type", "enum", "const")
+
+
+def _fitting_branches(error):
+    """The anyOf/oneOf branches whose errors are about the value's content, not its shape."""
+    branches = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    out = []
+    for errs in branches.values():
+        ok = True
+        for e in errs:
+            if e.relative_path:
+                continue
+            if e.validator in _SHALLOW or (e.validator in ("anyOf", "oneOf") and len(_fitting_branches(e)) != 1):
+                ok = False
+                break
+        if ok:
+            out.append(errs)
+    return out
+
+
 def _flatten(error):
     """Descend into anyOf/oneOf when exactly one branch fits the value's shape."""
     if error.validator in ("anyOf", "oneOf") and error.context:
-        branches = {}
-        for sub in error.context:
-            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-        shallow = ("type", "enum", "const", "anyOf", "oneOf")
-        fitting = [errs for errs in branches.values() if not any(e.validator in shallow and not e.relative_path for e in errs)]
+        fitting = _fitting_branches(error)
         if len(fitting) == 1:
             out = []
             for sub in fitting[0]:
                 out.extend(_flatten(sub))
             return out
         if isinstance(error.instance, str):
-            for errs in branches.values():
-                for e in errs:
-                    if e.validator == "enum" and not e.relative_path:
-                        return [e]
+            for sub in error.context:
+                if sub.validator == "enum" and not sub.relative_path:
+                    return [sub]
     return [error]
 
 
@@ -710,14 +739,15 @@ class _Loader(object):
         self.issues.extend(issues)
         if data is None:
             return
-        self._load_doc(data, marks, display, os.path.dirname(real), stack + [(real, display)])
+        syntax_paths = {i.path for i in issues}
+        self._load_doc(data, marks, display, os.path.dirname(real), stack + [(real, display)], skip=syntax_paths)
         self.seen.add(real)
 
     def load_inline(self, data, label):
         marks = _Marks()
         self._load_doc(data, marks, label, self.base_dir, [], inline=True)
 
-    def _load_doc(self, data, marks, display, directory, stack, inline=False):
+    def _load_doc(self, data, marks, display, directory, stack, inline=False, skip=()):
         if not isinstance(data, dict):
             self.issues.append(
                 PolicyIssue(
@@ -731,7 +761,7 @@ class _Loader(object):
             return
         annotated = inline and _policy.SOURCE_KEY in data
         data = data if annotated else _strip_internal(data)
-        schema_issues = _check_schema(data, display, marks, self.schema)
+        schema_issues = [i for i in _check_schema(data, display, marks, self.schema) if i.path not in skip]
         self.issues.extend(schema_issues)
         bad = set()
         for i in schema_issues:
