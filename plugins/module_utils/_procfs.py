@@ -218,8 +218,7 @@ class ProcfsBackend:
                     continue  # IPv6 disabled in this kernel: nothing to report
                 raise BackendUnavailable("cannot read %s: %s" % (path, exc))
             with f:
-                for record in parse_inet_lines(f, path, proto, family, states, self.errors):
-                    yield record
+                yield from parse_inet_lines(f, path, proto, family, states, self.errors)
 
     def unix_sockets(self):
         path = os.path.join(self.proc_root, "net", "unix")
@@ -230,5 +229,4 @@ class ProcfsBackend:
                 return
             raise BackendUnavailable("cannot read %s: %s" % (path, exc))
         with f:
-            for record in parse_unix_lines(f, path, self.errors):
-                yield record
+            yield from parse_unix_lines(f, path, self.errors)

@@ -22,7 +22,7 @@ description:
     users' processes can only be read as root; without them the facts say
     RV(ansible_facts.netstat.collector.complete=false) and why.
 author:
-  - netaudit developers
+  - netaudit developers (@netaudit)
 extends_documentation_fragment:
   - netaudit.netstat.attributes
   - netaudit.netstat.attributes.facts

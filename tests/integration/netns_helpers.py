@@ -28,10 +28,10 @@ def netns_usable():
     if shutil.which("ip") is None or shutil.which("ss") is None:
         return False, "needs iproute2 (ip, ss)"
     name = "na-probe-%s" % uuid.uuid4().hex[:6]
-    res = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    res = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True, check=False)
     if res.returncode != 0:
         return False, "ip netns add failed: %s" % res.stderr.strip()
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
     return True, ""
 
 
@@ -52,6 +52,7 @@ class Netns:
     def run(self, argv, **kw):
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
+        kw.setdefault("check", False)
         return subprocess.run(self.cmd(argv), **kw)
 
     def start(self, argv, ready="READY"):
@@ -88,14 +89,13 @@ class Netns:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        subprocess.run(["ip", "netns", "pids", self.name], capture_output=True)
-        pids = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True).stdout.split()
+        pids = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True, check=False).stdout.split()
         for pid in pids:
             try:
                 os.kill(int(pid), 9)
             except (OSError, ValueError):
                 pass
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
@@ -117,7 +117,7 @@ _USERS = re.compile(r'\("(?P<name>(?:[^"\\]|\\.)*)",pid=(?P<pid>\d+),fd=\d+\)')
 
 
 def _split_addr(text):
-    host, _, port = text.rpartition(":")
+    host, dummy, port = text.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     return host, (int(port) if port.isdigit() else 0)
@@ -201,7 +201,8 @@ def run_playbook(workdir, playbook_text, inventory_text, extra_env=None, args=()
     with open(inv, "w") as f:
         f.write(inventory_text)
     argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inv, pb] + list(args)
-    return subprocess.run(argv, capture_output=True, text=True, env=ansible_env(extra_env), cwd=workdir, timeout=timeout)
+    return subprocess.run(argv, capture_output=True, text=True, env=ansible_env(extra_env), cwd=workdir, timeout=timeout,
+                          check=False)
 
 
 def gather_via_ansible(ns, module_args_list):

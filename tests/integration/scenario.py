@@ -76,14 +76,14 @@ info["unix"] = {"stream": stream_path, "dgram": dgram_path, "abstract": "@" + ab
 
 # ESTABLISHED pair with 100 unread bytes on the server side.
 client = socket.create_connection(("127.0.0.1", base + 1))
-server, _ = keep[0].accept()
+server, dummy = keep[0].accept()
 client.sendall(b"x" * 100)
 keep += [client, server]
 info["established"] = {"client_port": client.getsockname()[1], "recv_q": 100}
 
 # TIME_WAIT: the client closes first.
 c2 = socket.create_connection(("127.0.0.1", base + 1))
-s2, _ = keep[0].accept()
+s2, dummy = keep[0].accept()
 tw_port = c2.getsockname()[1]
 c2.close()
 time.sleep(0.05)

@@ -156,8 +156,8 @@ def test_unreadable_process_makes_facts_incomplete(tmp_path):
 
 
 def test_malformed_table_line_is_reported_not_fatal(tmp_path):
-    proc = make_proc(tmp_path, {}, tcp=["  0: this is not a socket line at all\n",
-                                         tcp_line(1, "00000000:0016", "00000000:0000", LISTEN, inode=30)])
+    bad = "  0: this is not a socket line at all\n"
+    proc = make_proc(tmp_path, {}, tcp=[bad, tcp_line(1, "00000000:0016", "00000000:0000", LISTEN, inode=30)])
     facts = gather(Options(backend="procfs", proc_root=proc, owners=False))
     c = facts["collector"]
     assert c["complete"] is False

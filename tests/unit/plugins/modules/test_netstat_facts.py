@@ -22,7 +22,7 @@ def run_module(tmp_path, args):
     argsfile = tmp_path / "args.json"
     argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
     env = dict(os.environ, PYTHONPATH=os.path.join(REPO, ".venv", "collections"))
-    res = subprocess.run([sys.executable, MODULE, str(argsfile)], capture_output=True, text=True, env=env)
+    res = subprocess.run([sys.executable, MODULE, str(argsfile)], capture_output=True, text=True, env=env, check=False)
     return json.loads(res.stdout)
 
 
