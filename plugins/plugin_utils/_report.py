@@ -71,9 +71,10 @@ class ReportError(Exception):
 # Text hygiene
 
 
-# C0 controls except TAB/LF/CR, DEL, C1 controls, lone surrogates and the XML non-characters.
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_CONTROL_ALL_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# C0 controls except TAB/LF/CR, DEL, C1 controls, the Unicode line and paragraph separators,
+# lone surrogates and the XML non-characters.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_CONTROL_ALL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
 
 
 def _visible(match):
