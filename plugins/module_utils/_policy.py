@@ -1451,8 +1451,14 @@ def _eval_completeness(ctx):
             "collector",
             "complete facts (every socket's owner resolved)",
             "; ".join(reasons),
-            "the facts are incomplete (%s), so owner rules cannot be fully checked; gather as "
-            "root (become: true), or set completeness.severity in the policy" % "; ".join(reasons),
+            "the facts are incomplete (%s), so owner rules cannot be fully checked; %s, or set "
+            "completeness.severity in the policy"
+            % (
+                "; ".join(reasons),
+                "processes may have exited or be hidden (hidepid, containers): gather again"
+                if collector.get("is_root")
+                else "gather as root (become: true)",
+            ),
             source=_source(ctx.policy.get("completeness") or {}, "severity"),
             severity=sev,
             match={},

@@ -1,0 +1,197 @@
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Action plugin of netaudit.netstat.netstat_audit: load the policy on the controller, gather (or
+take) ansible_facts.netstat, evaluate, report. Documentation: plugins/modules/netstat_audit.py."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_loader
+
+FACTS_MODULE = "netaudit.netstat.netstat_facts"
+RESULT_KEY = "netstat_audit"
+# `policy: netaudit.netstat/default.yml` names a policy shipped with the collection.
+BUNDLED_PREFIX = "netaudit.netstat/"
+BUNDLED_DIR = os.path.dirname(os.path.dirname(_policy_loader.SCHEMA_PATH))
+
+LISTENER_RULES = ("unexpected-listener", "forbidden-listener", "wrong-owner", "wrong-user", "wrong-bind")
+
+ARGUMENT_SPEC = {
+    "policy": {"type": "raw", "required": True},
+    "facts": {"type": "dict"},
+    "fail_on": {"type": "str", "default": "error", "choices": ["error", "warning", "info", "never"]},
+    "allow_incomplete": {"type": "bool", "default": False},
+    "today": {"type": "str"},
+    "gather": {"type": "dict", "default": {}},
+}
+
+
+def _listener_line(lst):
+    names = sorted({p.get("name") for p in lst.get("processes") or [] if p.get("name")})
+    return "%s %s %s" % (
+        lst.get("proto"),
+        _policy._endpoint(lst.get("address"), lst.get("port")),
+        ",".join(names) or "(owner unknown)",
+    )
+
+
+def listener_diff(facts, result):
+    """{before, after} text tables: the listeners the policy expects vs the ones found."""
+    if "netstat" in facts and "listeners" not in facts:
+        facts = facts["netstat"]
+    by_subject = {}
+    missing = []
+    for f in result["findings"]:
+        if f["waived"] is not None:
+            continue
+        if f["rule"] == "missing-listener":
+            missing.append("%s %s (required)" % (f["subject"], f["expected"].replace("listening: ", "")))
+        elif f["rule"] in LISTENER_RULES:
+            by_subject.setdefault(f["subject"], []).append(f)
+    before, after = [], []
+    for lst in facts.get("listeners") or []:
+        line = _listener_line(lst)
+        after.append(line)
+        flagged = by_subject.get("%s %s" % (lst.get("proto"), _policy._endpoint(lst.get("address"), lst.get("port"))))
+        if not flagged:
+            before.append(line)
+            continue
+        wants = [f["expected"] for f in flagged if f["rule"].startswith("wrong-")]
+        if wants:  # the same socket, but as the policy wants it
+            before.append("%s (expected: %s)" % (line, "; ".join(wants)))
+        # unexpected / forbidden: the policy expects no such listener
+    before.extend(missing)
+    return {
+        "before_header": "policy: expected listeners",
+        "after_header": "host: actual listeners",
+        "before": "\n".join(sorted(before)) + "\n",
+        "after": "\n".join(sorted(after)) + "\n",
+    }
+
+
+def _finding_line(f):
+    return "%s %s %s: %s" % (f["severity"], f["rule"], f["subject"], f["message"])
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _requires_connection = True
+
+    def _find_policy(self, path):
+        path = to_text(path)
+        if path.startswith(BUNDLED_PREFIX):
+            return os.path.join(BUNDLED_DIR, path[len(BUNDLED_PREFIX) :])
+        if os.path.isabs(os.path.expanduser(path)):
+            return os.path.expanduser(path)
+        return self._find_needle("files", path)
+
+    def _gather(self, policy_layers, gather_args, task_vars):
+        module_args = dict(gather_args or {})
+        needed = _policy.connections_mode_needed(policy_layers)
+        if needed and module_args.get("connections") not in ("full", "compact"):
+            module_args["connections"] = needed
+        res = self._execute_module(module_name=FACTS_MODULE, module_args=module_args, task_vars=task_vars)
+        if res.get("failed"):
+            detail = to_text(res.get("msg") or res)
+            stderr = to_text(res.get("module_stderr") or "").strip()
+            if stderr:
+                detail += " (module stderr: %s)" % stderr.splitlines()[0]
+            raise AnsibleActionFail("gathering socket facts with %s failed: %s" % (FACTS_MODULE, detail))
+        facts = (res.get("ansible_facts") or {}).get("netstat")
+        if not isinstance(facts, dict):
+            raise AnsibleActionFail("%s returned no ansible_facts.netstat" % FACTS_MODULE)
+        return facts
+
+    def run(self, tmp=None, task_vars=None):
+        self._supports_check_mode = True
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        task_vars = task_vars or {}
+        try:
+            _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        except AnsibleActionFail as exc:
+            result.update(failed=True, msg=to_text(exc))
+            return result
+        result["changed"] = False
+
+        # 1. the policy, on the controller
+        try:
+            loaded = _policy_loader.load_policies(
+                args["policy"],
+                base_dir=self._loader.get_basedir(),
+                display_base=self._loader.get_basedir(),
+                find=self._find_policy,
+            )
+        except _policy_loader.PolicyError as exc:
+            result.update(
+                failed=True,
+                policy_errors=[i.as_dict() for i in exc.issues],
+                msg="invalid policy (%d problem%s):\n%s" % (len(exc.issues), "" if len(exc.issues) == 1 else "s", to_text(exc)),
+            )
+            return result
+
+        # 2. the facts: given, or gathered on the host now
+        facts = args.get("facts")
+        try:
+            if facts is None:
+                facts = self._gather(loaded.layers, args.get("gather"), task_vars)
+            # 3. evaluate
+            host = _policy.evaluate(
+                facts,
+                loaded.layers,
+                today=args.get("today"),
+                incomplete_severity="info" if args["allow_incomplete"] else None,
+            )
+        except _policy.PolicyEvalError as exc:
+            result.update(failed=True, msg="cannot evaluate the policy: %s" % to_text(exc))
+            return result
+        except AnsibleActionFail as exc:
+            result.update(failed=True, msg=to_text(exc))
+            return result
+        except AnsibleError as exc:
+            result.update(failed=True, msg=to_text(exc))
+            return result
+
+        host["policy_files"] = list(loaded.files)
+        host["fail_on"] = args["fail_on"]
+        failed = _policy.fails(host, args["fail_on"])
+        result.update(
+            compliant=host["compliant"],
+            counts=host["counts"],
+            waived=host["waived"],
+            findings=host["findings"],
+            summary=host["summary"],
+            policies=host["policies"],
+            policy_files=host["policy_files"],
+        )
+        result[RESULT_KEY] = host
+        if self._task.diff:
+            diff = listener_diff(facts, host)
+            result["diff"] = diff
+            # Ansible only displays a diff for a changed task: in diff mode, listener drift is a change.
+            result["changed"] = diff["before"] != diff["after"]
+        open_findings = [f for f in host["findings"] if f["waived"] is None]
+        shown = [
+            _finding_line(f)
+            for f in open_findings
+            if args["fail_on"] == "never" or _policy.SEVERITY_RANK[f["severity"]] <= _policy.SEVERITY_RANK[args["fail_on"]]
+        ] or [_finding_line(f) for f in open_findings]
+        msg = host["summary"]
+        if shown:
+            msg += "\n" + "\n".join(shown[:20])
+            if len(shown) > 20:
+                msg += "\n... and %d more (see findings)" % (len(shown) - 20)
+        result["msg"] = msg
+        if failed:
+            result["failed"] = True
+        return result
