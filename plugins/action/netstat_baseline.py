@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 
 import yaml
 from ansible.errors import AnsibleActionFail
@@ -34,7 +35,7 @@ ARGUMENT_SPEC = dict(
 
 def _plain(value):
     """Facts as plain Python data (hostvars hand out lazy / tagged containers)."""
-    if isinstance(value, dict) or hasattr(value, "items"):
+    if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
@@ -105,10 +106,12 @@ class ActionModule(ActionBase):
         if args["hosts"]:
             out, missing = {}, []
             for host in args["hosts"]:
-                try:
-                    netstat = _netstat_of(hostvars[host])
-                except KeyError:
-                    netstat = None
+                netstat = None
+                if host in hostvars:
+                    # raw: facts are data, not templates (and templating them needs a context)
+                    host_vars = hostvars.raw_get(host) if hasattr(hostvars, "raw_get") else hostvars[host]
+                    if isinstance(host_vars, Mapping):
+                        netstat = _netstat_of(host_vars)
                 if netstat is None:
                     missing.append(host)
                 else:
