@@ -894,7 +894,9 @@ def _eval_listeners(ctx, listeners):
         skey = _listener_sortkey(lst)
         denied = [d for d in deny if d.deny_matches_listener(lst)]
         allowed = [a for a in allow if a.listener_anchor(lst) and not a.listener_mismatches(lst)]
-        best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
+        best_deny = (
+            max(denied, key=lambda e: (e.layer, -SEVERITY_RANK.get(e.severity or "error", 0), -e.index)) if denied else None
+        )
         best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
         for a in allowed:
             satisfied.setdefault(id(a), set()).add((lst.get("proto"), lst.get("port")))
@@ -1260,7 +1262,9 @@ def _eval_egress(ctx, listeners, conns):
             continue
         denied = [d for d in deny if d.matches_conn_peer(c)]
         allowed = [a for a in allow if a.matches_conn_peer(c)]
-        best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
+        best_deny = (
+            max(denied, key=lambda e: (e.layer, -SEVERITY_RANK.get(e.severity or "error", 0), -e.index)) if denied else None
+        )
         best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
         if best_deny is not None and (best_allow is None or best_deny.layer >= best_allow.layer):
             rule, entry = "forbidden-peer", best_deny
@@ -1381,7 +1385,9 @@ def _eval_unix(ctx):
         skey = ("unix", 0, sock["path"])
         denied = [d for d in deny if d.matches_unix(sock)]
         allowed = [a for a in allow if a.matches_unix(sock)]
-        best_deny = max(denied, key=lambda e: (e.layer, -e.index)) if denied else None
+        best_deny = (
+            max(denied, key=lambda e: (e.layer, -SEVERITY_RANK.get(e.severity or "error", 0), -e.index)) if denied else None
+        )
         best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
         mode_txt = " mode %s" % sock["mode"] if sock["mode"] is not None else ""
         if best_deny is not None and (best_allow is None or best_deny.layer >= best_allow.layer):
