@@ -329,7 +329,7 @@ def test_ansible_playbook_run(tmp_path):
             [fleet]
             local1 ansible_connection=local ansible_python_interpreter={sys.executable}
             local2 ansible_connection=local ansible_python_interpreter={sys.executable}
-            gone ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh ansible_ssh_common_args='-o ConnectTimeout=2 -o StrictHostKeyChecking=no'
+            gone ansible_host=127.0.0.1 ansible_port=1 ansible_connection=ssh ansible_ssh_common_args='-o ConnectTimeout=2'
             """
         )
     )
@@ -342,7 +342,7 @@ def test_ansible_playbook_run(tmp_path):
               tasks:
                 - netaudit.netstat.netstat_facts:
                 - netaudit.netstat.netstat_audit:
-                    policies: ["{policy}"]
+                    policy: ["{policy}"]
             """
         )
     )
