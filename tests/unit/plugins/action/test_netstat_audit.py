@@ -1,0 +1,171 @@
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""netstat_audit through ansible-playbook (facts given, so no managed host is needed), plus the diff
+helper on its own."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from ansible_collections.netaudit.netstat.plugins.action.netstat_audit import listener_diff
+from ansible_collections.netaudit.netstat.plugins.module_utils import _policy as P
+
+REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir, os.pardir))
+COLLECTIONS = os.path.join(REPO, ".venv", "collections")
+PLAYBOOK_BIN = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+
+
+def listener(port, name, address="0.0.0.0", proto="tcp"):
+    return {
+        "proto": proto,
+        "family": "ipv4",
+        "address": address,
+        "port": port,
+        "state": "LISTEN",
+        "user": "root",
+        "uid": 0,
+        "processes": [{"pid": port, "name": name, "user": "root"}],
+    }
+
+
+FACTS = {
+    "collector": {"complete": True, "reasons": []},
+    "listeners": [listener(22, "sshd"), listener(8080, "python3"), listener(6379, "redis-server")],
+    "unix": [],
+    "counts": {"tcp": {s: 0 for s in P.TCP_STATE_NAMES}},
+}
+POLICY = """\
+# test policy
+policy: web
+listeners:
+  default: deny
+  allow:
+    - {proto: tcp, port: 22, program: sshd}
+    - {proto: tcp, port: 443, program: nginx, required: true}
+    - {proto: tcp, port: 6379, bind: loopback}
+"""
+
+
+def run_playbook(tmp_path, tasks, extra_args=(), policy=POLICY):
+    (tmp_path / "files").mkdir(exist_ok=True)
+    (tmp_path / "files" / "web.yml").write_text(policy)
+    play = [{"hosts": "localhost", "gather_facts": False, "vars": {"netstat_facts": FACTS}, "tasks": tasks}]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=COLLECTIONS,
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_DEPRECATION_WARNINGS="0",
+    )
+    cmd = [
+        PLAYBOOK_BIN,
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        "ansible_python_interpreter=" + sys.executable,
+        str(tmp_path / "play.yml"),
+    ] + list(extra_args)
+    proc = subprocess.run(
+        cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120
+    )
+    return proc
+
+
+def audit_task(**args):
+    args.setdefault("policy", "web.yml")
+    args.setdefault("facts", "{{ netstat_facts }}")
+    args.setdefault("today", "2026-06-01")
+    return {"name": "audit", "netaudit.netstat.netstat_audit": args, "register": "audit", "ignore_errors": True}
+
+
+def save_task(path):
+    return {"ansible.builtin.copy": {"content": "{{ audit | to_json }}", "dest": str(path)}}
+
+
+pytestmark = pytest.mark.skipif(not os.path.exists(PLAYBOOK_BIN), reason="ansible-playbook not installed next to python")
+
+
+def test_audit_fails_on_errors_and_returns_findings(tmp_path):
+    out = tmp_path / "result.json"
+    proc = run_playbook(tmp_path, [audit_task(), save_task(out)])
+    assert out.exists(), proc.stdout
+    result = json.loads(out.read_text())
+    assert result["failed"] is True
+    assert result["compliant"] is False
+    assert result["counts"] == {"error": 3, "warning": 0, "info": 0}
+    assert [(f["rule"], f["subject"]) for f in result["findings"]] == [
+        ("missing-listener", "tcp port 443"),
+        ("unexpected-listener", "tcp 0.0.0.0:8080"),
+        ("wrong-bind", "tcp 0.0.0.0:6379"),
+    ]
+    assert result["findings"][0]["source"] == "files/web.yml:7"
+    assert result["policy_files"] == ["files/web.yml"]
+    assert result["netstat_audit"]["findings"] == result["findings"]
+    assert result["msg"].startswith("NOT compliant: 3 error(s)")
+    assert "error unexpected-listener tcp 0.0.0.0:8080" in result["msg"]
+
+
+def test_fail_on_never_and_inline_policy(tmp_path):
+    out = tmp_path / "result.json"
+    inline = {"listeners": {"default": "allow", "deny": [{"port": 8080, "severity": "warning"}]}}
+    proc = run_playbook(tmp_path, [audit_task(policy=inline, fail_on="error"), save_task(out)])
+    result = json.loads(out.read_text())
+    assert not result.get("failed"), proc.stdout
+    assert result["counts"]["warning"] == 1
+    proc = run_playbook(tmp_path, [audit_task(policy=inline, fail_on="warning"), save_task(out)])
+    assert json.loads(out.read_text())["failed"] is True
+
+
+def test_invalid_policy_lists_every_error(tmp_path):
+    out = tmp_path / "result.json"
+    bad = "policy: x\nlisteners:\n  default: deyn\n  allow:\n    - {prot: tcp, port: 99999}\n"
+    run_playbook(tmp_path, [audit_task(), save_task(out)], policy=bad)
+    result = json.loads(out.read_text())
+    assert result["failed"] is True
+    assert result["msg"].splitlines()[0] == "invalid policy (3 problems):"
+    assert "files/web.yml:3:12: listeners.default: 'deyn' is not one of allow, deny (did you mean 'deny'?)" in result["msg"]
+    assert [(e["line"], e["column"]) for e in result["policy_errors"]] == [(3, 12), (5, 8), (5, 25)]
+    assert "Traceback" not in result["msg"]
+
+
+def test_missing_policy_file(tmp_path):
+    out = tmp_path / "result.json"
+    run_playbook(tmp_path, [audit_task(policy="nope.yml"), save_task(out)])
+    result = json.loads(out.read_text())
+    assert result["failed"] is True and "nope.yml not found" in result["msg"]
+
+
+def test_check_and_diff_mode(tmp_path):
+    proc = run_playbook(tmp_path, [audit_task(fail_on="never")], extra_args=["--check", "--diff"])
+    assert proc.returncode == 0, proc.stdout
+    assert "--- before: policy: expected listeners" in proc.stdout
+    assert "+++ after: host: actual listeners" in proc.stdout
+    assert "+tcp 0.0.0.0:8080 python3" in proc.stdout
+    assert "-tcp 0.0.0.0:6379 redis-server (expected: bind loopback)" in proc.stdout
+    assert "-tcp port 443 tcp port 443 program nginx (required)" in proc.stdout
+
+
+def test_bad_option(tmp_path):
+    out = tmp_path / "result.json"
+    run_playbook(tmp_path, [audit_task(fail_on="sometimes"), save_task(out)])
+    result = json.loads(out.read_text())
+    assert result["failed"] is True and "fail_on" in result["msg"]
+
+
+def test_listener_diff_helper():
+    result = P.evaluate(FACTS, yaml.safe_load(POLICY), today="2026-06-01")
+    diff = listener_diff(FACTS, result)
+    assert diff["after"].splitlines() == ["tcp 0.0.0.0:22 sshd", "tcp 0.0.0.0:6379 redis-server", "tcp 0.0.0.0:8080 python3"]
+    assert diff["before"].splitlines() == [
+        "tcp 0.0.0.0:22 sshd",
+        "tcp 0.0.0.0:6379 redis-server (expected: bind loopback)",
+        "tcp port 443 tcp port 443 program nginx (required)",
+    ]
