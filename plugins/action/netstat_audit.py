@@ -20,8 +20,8 @@ from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_lo
 FACTS_MODULE = "netaudit.netstat.netstat_facts"
 RESULT_KEY = "netstat_audit"
 # `policy: netaudit.netstat/default.yml` names a policy shipped with the collection.
-BUNDLED_PREFIX = "netaudit.netstat/"
-BUNDLED_DIR = os.path.dirname(os.path.dirname(_policy_loader.SCHEMA_PATH))
+BUNDLED_PREFIX = _policy_loader.BUNDLED_PREFIX
+BUNDLED_DIR = _policy_loader.BUNDLED_DIR
 
 LISTENER_RULES = ("unexpected-listener", "forbidden-listener", "wrong-owner", "wrong-user", "wrong-bind")
 

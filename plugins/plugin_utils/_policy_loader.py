@@ -45,7 +45,9 @@ SCHEMA_PATH = os.path.join(
     "schema",
     "netstat-policy.schema.json",
 )
-DEFAULT_POLICY = os.path.join(os.path.dirname(SCHEMA_PATH), os.pardir, "default.yml")
+# The policies shipped with the collection; `netaudit.netstat/default.yml` names one of them.
+BUNDLED_DIR = os.path.dirname(os.path.dirname(SCHEMA_PATH))
+BUNDLED_PREFIX = "netaudit.netstat/"
 
 
 class PolicyIssue(object):
@@ -246,6 +248,12 @@ def _path_text(path):
 
 
 def _display(path, base=None):
+    """How a policy file is named in messages: netaudit.netstat/... for the collection's own
+    policies, else relative to `base` (default: the current directory) when below it."""
+    real = os.path.realpath(path)
+    bundled = os.path.realpath(BUNDLED_DIR)
+    if real.startswith(bundled + os.sep):
+        return BUNDLED_PREFIX + os.path.relpath(real, bundled).replace(os.sep, "/")
     base = base or os.getcwd()
     try:
         rel = os.path.relpath(path, base)
@@ -855,6 +863,8 @@ def load_policies(
     for n, src in enumerate(sources):
         if isinstance(src, dict):
             loader.load_inline(copy.deepcopy(src), "inline policy #%d" % (n + 1))
+        elif isinstance(src, str) and src.strip().startswith(BUNDLED_PREFIX):
+            loader.load_file(os.path.join(BUNDLED_DIR, src.strip()[len(BUNDLED_PREFIX) :]), [])
         elif isinstance(src, str) and src.strip():
             path = os.path.expanduser(src)
             if find is not None:

@@ -150,8 +150,13 @@ def test_default_policy_flags_risky_services(listener, rule, severity):
     loaded = L.load_policies(os.path.join(POLICIES, "default.yml"))
     r = P.evaluate(host(*(BASE_HOST + [listener])), loaded.layers, today=TODAY)
     assert [(f["rule"], f["severity"]) for f in r["findings"]] == [(rule, severity)]
-    assert r["findings"][0]["source"].startswith(os.path.relpath(os.path.join(POLICIES, "default.yml")))
+    assert r["findings"][0]["source"].startswith("netaudit.netstat/default.yml:")
     assert r["findings"][0]["message"]
+
+
+def test_bundled_prefix_names_shipped_policies():
+    loaded = L.load_policies(["netaudit.netstat/examples/bastion.yml"])
+    assert loaded.files == ["netaudit.netstat/default.yml", "netaudit.netstat/examples/bastion.yml"]
 
 
 def test_default_policy_udp_syslog_is_not_rsh():
