@@ -754,12 +754,13 @@ h1{margin:0 0 .3rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bott
 .ok{background:#2e7d32}.bad{background:#c62828}.skip{background:#757575}
 table{border-collapse:collapse;margin:.5rem 0;background:#fff}
 th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
+td{overflow-wrap:anywhere}th{white-space:nowrap}
 th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;flex-wrap:wrap;gap:1rem}
 .card{background:#fff;border:1px solid #ddd;border-radius:.4rem;padding:.6rem .8rem;width:22rem}
-.card h3{margin:.1rem 0 .4rem;font-size:1rem;word-break:break-all}
-.err{color:#c62828;word-break:break-all;white-space:pre-wrap}
-code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
+.card h3{margin:.1rem 0 .4rem;font-size:1rem;overflow-wrap:anywhere}
+.err{color:#c62828;overflow-wrap:anywhere;white-space:pre-wrap}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;overflow-wrap:anywhere}
 .trunc{color:#888}
 details{margin:.3rem 0}
 .sev-error{color:#c62828;font-weight:600}.sev-warning{color:#ef6c00;font-weight:600}
@@ -793,6 +794,17 @@ def _svg_chart(counts, scale, title):
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _svg_not_audited(verdict, title):
+    """The chart's place for a host that was not audited: a grey panel that says why."""
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" class="chart not-audited" role="img" width="320" '
+        f'height="78" viewBox="0 0 320 78"><title>{title}</title>'
+        '<rect x="0" y="6" width="320" height="66" fill="#eee"/>'
+        f'<text x="160" y="44" font-size="14" text-anchor="middle" fill="#555">not audited ({verdict})</text>'
+        "</svg>"
+    )
 
 
 def _html_cell(value, limit=LIMIT_SHORT, mono=False):
@@ -873,9 +885,12 @@ def render_html(model):
         out.append(
             '<h3>{} <span class="verdict {}">{}</span></h3>'.format(name, _VERDICT_CLASS[host["verdict"]], host["verdict"])
         )
-        out.append(_svg_chart(host["counts"], scale, f"findings on {name} by severity"))
+        if host["status"] == "ok":
+            out.append(_svg_chart(host["counts"], scale, f"findings on {name} by severity"))
+        else:
+            out.append(_svg_not_audited(host["verdict"], f"{name} was not audited"))
         if host["error"]:
-            out.append('<div class="err">{}</div>'.format(html_text(host["error"], LIMIT_LONG, True)))
+            out.append('<div class="err">{}</div>'.format(html_text(host["error"], LIMIT_SHORT * 3, True)))
         if facts:
             bits = []
             if facts.get("backend"):
@@ -894,6 +909,13 @@ def render_html(model):
     out.append("<h2>Findings</h2>")
     any_findings = False
     for host in model["hosts"]:
+        if host["error"] and host["status"] != "ok":
+            any_findings = True
+            out.append(
+                f"<details open><summary><b>{html_text(host['host'])}</b> \u2014 not audited "
+                f"({host['verdict']})</summary>"
+                f'<div class="err">{html_text(host["error"], LIMIT_LONG, True)}</div></details>'
+            )
         if not host["findings"]:
             continue
         any_findings = True
