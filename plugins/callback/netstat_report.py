@@ -21,7 +21,7 @@ description:
     hosts). All requested files are rendered first and then written atomically, so a crash
     never leaves half a report.
   - Values that come from managed hosts (process names, command lines, paths) are escaped for
-    each format; control characters are shown as C(\\xNN) and very long strings are truncated
+    each format; control characters are shown as C(\xNN) and very long strings are truncated
     visibly in the human formats. The JSON keeps them verbatim.
   - The facts summary of a host (backend, completeness, listener and state counts) comes from
     the C(ansible_facts.netstat) returned by M(netaudit.netstat.netstat_facts) or by the audit.

@@ -12,7 +12,7 @@ module: netstat_baseline
 short_description: Learn a socket policy from one golden host or a group (learn mode)
 version_added: 0.1.0
 description:
-  - Writes a commented policy YAML file on the controller from C(ansible_facts.netstat): what
+  - Writes a commented policy YAML file on the controller from C(ansible_facts.netstat), with what
     listens (protocol, port, owning program, socket user and bind class) and state limits with
     headroom. The policy conforms to C(policies/schema/netstat-policy.schema.json) and audits the
     host it was learned from as compliant with M(netaudit.netstat.netstat_audit); a listener
@@ -23,7 +23,7 @@ description:
   - Facts come from O(facts), or from the C(ansible_facts.netstat) of the hosts in O(hosts)
     (with C(run_once), to learn the union of a group), or from the current host's facts; when
     the current host has none, M(netaudit.netstat.netstat_facts) is run with O(gather_options).
-  - Review the file before using it: it allows whatever was listening, wanted or not.
+  - Review the file before using it, since it allows whatever was listening, wanted or not.
 author:
   - netaudit developers
 extends_documentation_fragment:
@@ -92,7 +92,7 @@ options:
     type: raw
     default: "0644"
 notes:
-  - Learn as root (C(become=true)): without it the owners of other users' sockets are unknown,
+  - Learn as root (C(become=true)). Without it the owners of other users' sockets are unknown,
     the learned entries carry no program, and the policy says incomplete facts are a warning.
 seealso:
   - module: netaudit.netstat.netstat_facts
