@@ -25,7 +25,7 @@ description:
     the current host has none, M(netaudit.netstat.netstat_facts) is run with O(gather_options).
   - Review the file before using it, since it allows whatever was listening, wanted or not.
 author:
-  - netaudit developers
+  - netaudit developers (@netaudit)
 extends_documentation_fragment:
   - netaudit.netstat.attributes
 attributes:

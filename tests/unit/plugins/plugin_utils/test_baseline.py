@@ -12,7 +12,7 @@ import yaml
 
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 try:
-    import ansible_collections.netaudit.netstat  # noqa: F401
+    import ansible_collections.netaudit.netstat  # noqa: F401  # pylint: disable=unused-import
 except ImportError:  # not run through ansible-test: use the checkout's collections link
     sys.path.insert(0, os.path.join(_REPO, ".venv", "collections"))
 

@@ -18,7 +18,7 @@ import pytest
 
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 try:
-    import ansible_collections.netaudit.netstat  # noqa: F401
+    import ansible_collections.netaudit.netstat  # noqa: F401  # pylint: disable=unused-import
 except ImportError:  # not run through ansible-test: use the checkout's collections link
     sys.path.insert(0, os.path.join(_REPO, ".venv", "collections"))
 
@@ -50,7 +50,7 @@ def read_png(path):
     raw = zlib.decompress(idat)
     stride = width * bpp
     rows, prev, i = [], bytearray(stride), 0
-    for _ in range(height):
+    for _row in range(height):
         ftype, line = raw[i], bytearray(raw[i + 1 : i + 1 + stride])
         i += 1 + stride
         for x in range(stride):
