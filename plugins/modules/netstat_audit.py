@@ -64,7 +64,7 @@ options:
   gather:
     description:
       - Extra options for M(netaudit.netstat.netstat_facts) when this task gathers the facts, for
-        example C({backend: netlink, samples: 3}).
+        example V(backend=netlink) and V(samples=3).
     type: dict
     default: {}
   fail_on:
@@ -76,8 +76,8 @@ options:
     default: error
   allow_incomplete:
     description:
-      - Accept partial facts (owners not resolved, typically when not running as root):
-        C(incomplete-facts) findings and findings about unknown owners become V(info).
+      - Accept partial facts (owners not resolved, typically when not running as root). The
+        C(incomplete-facts) findings and the findings about unknown owners become V(info).
       - When false, the policy's C(completeness.severity) applies (default V(error)).
     type: bool
     default: false

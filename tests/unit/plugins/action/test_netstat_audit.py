@@ -169,3 +169,35 @@ def test_listener_diff_helper():
         "tcp 0.0.0.0:6379 redis-server (expected: bind loopback)",
         "tcp port 443 tcp port 443 program nginx (required)",
     ]
+
+
+@pytest.mark.parametrize(
+    "path", ["plugins/modules/netstat_audit.py", "plugins/filter/netstat_drift.py", "plugins/test/netstat_compliant.py"]
+)
+def test_plugin_docs_are_yaml(path):
+    import ast
+
+    tree = ast.parse(open(os.path.join(REPO, path)).read())
+    docs = {
+        node.targets[0].id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) in ("DOCUMENTATION", "EXAMPLES", "RETURN")
+    }
+    assert sorted(docs) == ["DOCUMENTATION", "EXAMPLES", "RETURN"]
+    for text in docs.values():
+        assert yaml.safe_load(text)
+    doc = yaml.safe_load(docs["DOCUMENTATION"])
+    assert doc.get("module", doc.get("name")) == os.path.splitext(os.path.basename(path))[0]
+
+
+def test_module_doc_matches_action_argument_spec():
+    from ansible_collections.netaudit.netstat.plugins.action.netstat_audit import ARGUMENT_SPEC
+
+    import ansible_collections.netaudit.netstat.plugins.modules.netstat_audit as mod
+
+    options = yaml.safe_load(mod.DOCUMENTATION)["options"]
+    assert sorted(options) == sorted(ARGUMENT_SPEC)
+    for name, spec in ARGUMENT_SPEC.items():
+        assert options[name]["type"] == spec["type"], name
+        assert options[name].get("default") == spec.get("default"), name
+        assert options[name].get("choices") == spec.get("choices"), name
