@@ -46,7 +46,7 @@ options:
     description:
       - The policy, as a file path, an inline policy mapping, or a list of those.
       - A list is merged in order, later policies refining earlier ones (see the policy language
-        description in the collection's README); each file's C(extends) are merged before it.
+        reference, C(docs/policy.md) in the collection); each file's C(extends) are merged before it.
       - Relative paths are searched like other controller-side files (the role's or playbook's
         C(files/) directory, then the playbook directory). A path starting with
         C(netaudit.netstat/) names a policy shipped with the collection, for example
