@@ -184,6 +184,10 @@ SERVICES = {
     "zabbix-trapper": 10051,
 }
 
+# At most this many forbidden-peer / unexpected-peer findings per host; the rest are summarised in
+# one finding (a host with thousands of peers must not flood the report).
+MAX_PEER_FINDINGS = 100
+
 SOURCE_KEY = "__source__"
 KEY_SOURCES = "__key_sources__"
 LAYER_KEY = "__layer__"
@@ -1281,9 +1285,13 @@ def _eval_egress(ctx, listeners, conns):
             id(entry),
         )
         groups.setdefault(gk, (entry, []))[1].append(c)
+    shown = {}
     for gk in sorted(groups, key=lambda k: (k[0], k[1] or "", k[2], k[3] or 0, k[4])):
         rule, proto, addr, rport, progs, _ = gk
         entry, items = groups[gk]
+        shown[rule] = shown.get(rule, 0) + 1
+        if shown[rule] > MAX_PEER_FINDINGS:
+            continue
         subject = "%s -> %s" % (proto, _endpoint(addr, rport))
         procs = []
         for c in items:
@@ -1321,6 +1329,22 @@ def _eval_egress(ctx, listeners, conns):
                 source=_source(pol, "default") or _source(pol),
                 match=match,
                 sortkey=(proto, rport, addr),
+            )
+
+    for rule, n in sorted(shown.items()):
+        if n > MAX_PEER_FINDINGS:
+            rest = [groups[k][1] for k in groups if k[0] == rule]
+            extra = n - MAX_PEER_FINDINGS
+            ctx.add(
+                rule,
+                "%d more peers" % extra,
+                "see the %d %s findings above" % (MAX_PEER_FINDINGS, rule),
+                "%d more remote endpoints, %d connection(s) in all" % (extra, sum(len(r) for r in rest)),
+                "%d more remote endpoints break the egress policy; list them with ss -tnp and fix the "
+                "configuration of the programs above" % extra,
+                source=_source(pol),
+                match={},
+                sortkey=("~", 65536, "more"),
             )
 
 

@@ -670,3 +670,15 @@ def test_fails():
     assert P.fails(res, "info")
     with pytest.raises(P.PolicyEvalError):
         P.fails(res, "bogus")
+
+
+def test_egress_findings_are_capped():
+    conns = [
+        conn("tcp", "ESTABLISHED", "10.0.0.1", 40000 + i, "203.0.113.%d" % (i % 250 + 1), 1000 + i, [proc("x")])
+        for i in range(300)
+    ]
+    r = run(facts([], connections=conns), {"egress": {"default": "deny"}})
+    subjects = [f["subject"] for f in r["findings"]]
+    assert len(subjects) == P.MAX_PEER_FINDINGS + 1
+    assert subjects[-1] == "200 more peers"
+    assert r["findings"][-1]["actual"] == "200 more remote endpoints, 300 connection(s) in all"
