@@ -90,6 +90,41 @@ def _tool(*argv):
     return build
 
 
+def _inventory(ctx):
+    """An inventory whose one host runs modules inside the benchmark namespace."""
+    wrapper = os.path.join(ctx.scratch, "python-" + ctx.ns)
+    inventory = os.path.join(ctx.scratch, "inventory-" + ctx.ns)
+    if not os.path.exists(inventory):
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' % (ctx.ns, ctx.python))
+        os.chmod(wrapper, 0o755)
+        with open(inventory, "w") as f:
+            f.write("bench ansible_connection=local ansible_python_interpreter=%s\n" % wrapper)
+    return inventory
+
+
+def _ansible(module, args=""):
+    def build(ctx):
+        ansible = os.path.join(os.path.dirname(ctx.python), "ansible")
+        if not os.path.exists(ansible):
+            return ctx.skip("ansible is not installed next to %s" % ctx.python)
+        if module.startswith("community.general.") and not _has_collection("community/general"):
+            return ctx.skip("community.general is not installed")
+        argv = [ansible, "bench", "-i", _inventory(ctx), "-m", module]
+        if args:
+            argv += ["-a", args]
+        return argv
+
+    return build
+
+
+def _has_collection(path):
+    for root in [COLLECTIONS] + sys.path:
+        if os.path.isdir(os.path.join(root, "ansible_collections", path)):
+            return True
+    return False
+
+
 REFERENCE = "ss -tuanp"
 ROWS = [
     Row("python -c pass (floor)", lambda ctx: [ctx.python, "-c", "pass"], group="floor"),
@@ -103,6 +138,13 @@ ROWS = [
     Row("gather netlink default", _py("gather_netlink_default"), group="gather"),
     Row("gather netlink all+owners", _py("gather_netlink_all"), group="gather"),
     Row("gather procfs all+owners", _py("gather_procfs_all"), group="gather"),
+    Row("ansible -m ping", _ansible("ansible.builtin.ping"), netns=False, group="ansible"),
+    Row("ansible task default", _ansible("netaudit.netstat.netstat_facts"), netns=False, group="ansible"),
+    Row("ansible task compact", _ansible("netaudit.netstat.netstat_facts", "connections=compact"),
+        netns=False, group="ansible"),
+    Row("ansible task full", _ansible("netaudit.netstat.netstat_facts", "connections=full"),
+        netns=False, group="ansible"),
+    Row("listen_ports_facts", _ansible("community.general.listen_ports_facts"), netns=False, group="ansible"),
 ]
 
 
@@ -144,7 +186,7 @@ class Scenario:
             check=True,
         )
         left = self.n
-        port = 20000
+        port = 200  # listeners below the ephemeral range: no client may take a listener's port
         workers = []
         while left > 0 or not workers:
             conns = min(per_proc, left)
@@ -300,7 +342,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=5, help="rounds per N (default 5)")
     ap.add_argument("--per-proc", type=int, default=8000, help="connections per load process (default 8000)")
     ap.add_argument("--idle-procs", type=int, default=0, help="extra idle processes in the namespace")
-    ap.add_argument("--rows", default="", help="only rows whose name contains one of these comma-separated words")
+    ap.add_argument("--rows", default="", help="only rows whose group or name contains one of these comma-separated words")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per run before it counts as failed")
     ap.add_argument("--python", default=VENV_PY if os.path.exists(VENV_PY) else sys.executable)
     ap.add_argument("--list", action="store_true", help="list the rows and exit")
@@ -314,7 +356,7 @@ def main():
     rows = ROWS
     if args.rows:
         words = [w.strip().lower() for w in args.rows.split(",") if w.strip()]
-        rows = [r for r in ROWS if any(w in r.name.lower() for w in words) or r.name == REFERENCE]
+        rows = [r for r in ROWS if r.group in words or any(w in r.name.lower() for w in words) or r.name == REFERENCE]
     machine = {
         "host": platform.node(),
         "kernel": platform.release(),
