@@ -503,7 +503,6 @@ class NetlinkBackend:
 
     def __init__(self):
         self._seq = 0
-        self._buf = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -526,63 +525,72 @@ class NetlinkBackend:
         return self._seq
 
     def _replies(self, request, what):
-        """Send one dump request; yield each reply buffer (a memoryview) until it is done.
+        """Send one dump request; yield each reply buffer (a memoryview of a reused buffer).
 
-        The decoder must set `self._done` via the consumer; see _dump.
+        The consumer stops when the decoder reports NLMSG_DONE and must close the generator
+        (``_dump`` and ``_count`` do), which closes the netlink socket. Socket errors become
+        NetlinkError so that the module reports them without a traceback.
         """
-        sock = self._open()
         try:
-            sock.sendall(request)
+            sock = self._open()
+        except OSError as exc:
+            raise NetlinkError(exc.errno or 0, what + " socket")
+        try:
             buf = bytearray(RECV_BUFSIZE)
             view = memoryview(buf)
+            sock.sendall(request)
             while True:
                 n = sock.recv_into(buf)
                 if n == 0:
-                    raise _common.NetstatError(
-                        f"{what}: netlink socket closed before NLMSG_DONE"
-                    )
+                    raise _common.NetstatError(f"{what}: netlink socket closed before NLMSG_DONE")
                 yield view[:n]
+        except OSError as exc:
+            raise NetlinkError(exc.errno or 0, what)
         finally:
             sock.close()
 
     def _dump(self, request, decode, what):
-        for chunk in self._replies(request, what):
-            records, done = decode(chunk)
-            yield from records
-            if done:
-                return
+        replies = self._replies(request, what)
+        try:
+            for chunk in replies:
+                records, done = decode(chunk)
+                yield from records
+                if done:
+                    return
+        finally:
+            replies.close()
+
+    def _count(self, request, tally, what):
+        replies = self._replies(request, what)
+        try:
+            for chunk in replies:
+                if decode_state_counts(chunk, tally, what):
+                    return
+        finally:
+            replies.close()
 
     # -- interface ---------------------------------------------------------------------------
 
     def check(self):
         """Raise BackendUnavailable when sock_diag cannot be used here."""
         if not sys.platform.startswith("linux") or not hasattr(socket, "AF_NETLINK"):
-            raise _common.BackendUnavailable(
-                f"netlink sock_diag needs Linux (platform {sys.platform})"
-            )
+            raise _common.BackendUnavailable(f"netlink sock_diag needs Linux (platform {sys.platform})")
         try:
-            sock = self._open()
+            self._open().close()
         except OSError as exc:
-            raise _common.BackendUnavailable(
-                f"cannot open a NETLINK_SOCK_DIAG socket: {exc}"
-            )
-        sock.close()
-        # Empty dumps (no state selected) prove each sock_diag handler answers.
+            raise _common.BackendUnavailable(f"cannot open a NETLINK_SOCK_DIAG socket: {exc}")
+        # Empty dumps (no state selected) prove each sock_diag handler answers (udp_diag and
+        # unix_diag are modules that may be missing).
         probes = (
             ("tcp", inet_request("tcp", "ipv4", 0, self._next_seq())),
             ("udp", inet_request("udp", "ipv4", 0, self._next_seq())),
             ("unix", unix_request(0, 0, self._next_seq())),
         )
         for proto, request in probes:
-            tally = [0] * 256
             try:
-                for chunk in self._replies(request, proto + " sock_diag"):
-                    if decode_state_counts(chunk, tally, proto + " sock_diag"):
-                        break
-            except (OSError, _common.NetstatError) as exc:
-                raise _common.BackendUnavailable(
-                    f"{proto} sock_diag is not usable: {exc}"
-                )
+                self._count(request, [0] * 256, proto + " sock_diag")
+            except _common.NetstatError as exc:
+                raise _common.BackendUnavailable(f"{proto} sock_diag is not usable: {exc}")
 
     def inet_sockets(
         self, protocols=("tcp", "udp"), families=("ipv4", "ipv6"), states=None
@@ -624,10 +632,7 @@ class NetlinkBackend:
             else:
                 continue
             for request in requests:
-                what = proto + " sock_diag"
-                for chunk in self._replies(request, what):
-                    if decode_state_counts(chunk, tally, what):
-                        break
+                self._count(request, tally, proto + " sock_diag")
             table = counts[proto]
             names = _UNIX_STATE_BY_CODE if proto == "unix" else _TCP_STATE_BY_CODE
             for code, n in enumerate(tally):

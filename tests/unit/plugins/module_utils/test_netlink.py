@@ -360,3 +360,111 @@ def test_live_backend_smoke():
         list(backend.unix_sockets())
     finally:
         srv.close()
+
+
+class _FakeSock:
+    """Stands in for the netlink socket: replays fixture bytes one message per recv."""
+
+    def __init__(self, replies, fail=None):
+        self.replies = list(replies)
+        self.fail = fail
+        self.sent = []
+        self.closed = False
+
+    def sendall(self, data):
+        self.sent.append(bytes(data))
+
+    def recv_into(self, buf):
+        if self.fail is not None:
+            raise self.fail
+        if not self.replies:
+            return 0
+        data = self.replies.pop(0)
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self):
+        self.closed = True
+
+
+def _split_messages(data):
+    out = []
+    off = 0
+    while off < len(data):
+        step = (struct.unpack_from("=I", data, off)[0] + 3) & ~3
+        out.append(data[off : off + step])
+        off += step
+    return out
+
+
+def test_backend_plumbing_on_replayed_replies(monkeypatch):
+    socks = []
+
+    def fake_open(self):
+        socks.append(_FakeSock(_split_messages(_read("tcp6_listen.bin"))))
+        return socks[-1]
+
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_open", fake_open)
+    backend = _netlink.NetlinkBackend()
+    got = list(backend.inet_sockets(protocols=("tcp",), families=("ipv6",), states={"LISTEN"}))
+    assert sorted(r.local_port for r in got) == sorted(e["local_port"] for e in EXPECTED["tcp6"] if e["state"] == "LISTEN")
+    assert len(socks) == 1 and socks[0].closed
+    request = socks[0].sent[0]
+    assert struct.unpack_from("=I", request, 20)[0] == 1 << 10  # the kernel-side state filter
+
+
+def test_abandoned_dump_closes_its_socket(monkeypatch):
+    socks = []
+
+    def fake_open(self):
+        socks.append(_FakeSock(_split_messages(_read("unix_all.bin"))))
+        return socks[-1]
+
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_open", fake_open)
+    gen = _netlink.NetlinkBackend().unix_sockets()
+    next(gen)
+    gen.close()
+    assert socks[0].closed
+
+
+def test_socket_error_mid_dump_is_a_netlink_error(monkeypatch):
+    fake = _FakeSock([], fail=OSError(105, "No buffer space available"))
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_open", lambda self: fake)
+    with pytest.raises(_netlink.NetlinkError, match="Errno 105"):
+        list(_netlink.NetlinkBackend().unix_sockets())
+    assert fake.closed
+
+
+def test_reply_without_done_is_an_error(monkeypatch):
+    data = _read("udp4_all.bin")
+    fake = _FakeSock(_split_messages(data)[:-1])  # NLMSG_DONE never comes; then EOF
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_open", lambda self: fake)
+    with pytest.raises(_common.NetstatError, match="before NLMSG_DONE"):
+        list(_netlink.NetlinkBackend().inet_sockets(("udp",), ("ipv4",)))
+
+
+def test_state_counts_on_replayed_replies(monkeypatch):
+    files = {
+        ("tcp", 2): "tcp4_all.bin",
+        ("tcp", 10): "tcp6_all.bin",
+        ("udp", 2): "udp4_all.bin",
+        ("udp", 10): "udp6_all.bin",
+    }
+    queue = []
+
+    class Sock(_FakeSock):
+        def sendall(self, data):
+            family, proto = data[16], data[17]
+            if family == socket.AF_UNIX:
+                self.replies = _split_messages(_read("unix_noattr.bin"))
+            else:
+                self.replies = _split_messages(_read(files[({6: "tcp", 17: "udp"}[proto], family)]))
+
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_open", lambda self: queue.append(Sock([])) or queue[-1])
+    counts = _netlink.NetlinkBackend().state_counts(("tcp", "udp", "unix"))
+    assert counts["tcp"]["LISTEN"] == sum(1 for e in EXPECTED["tcp4"] + EXPECTED["tcp6"] if e["state"] == "LISTEN")
+    assert counts["tcp"]["TIME_WAIT"] == 1
+    assert counts["udp"] == dict(_common.empty_counts(("udp",))["udp"], CLOSED=2, ESTABLISHED=1)
+    assert counts["unix"]["LISTENING"] == 2
+    assert sum(counts["unix"].values()) == len(EXPECTED["unix"])
+    assert all(s.closed for s in queue)
