@@ -754,7 +754,7 @@ h1{margin:0 0 .3rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bott
 .ok{background:#2e7d32}.bad{background:#c62828}.skip{background:#757575}
 table{border-collapse:collapse;margin:.5rem 0;background:#fff}
 th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
-td{overflow-wrap:anywhere}th{white-space:nowrap}
+td{overflow-wrap:anywhere}th,td.rule{white-space:nowrap}
 th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;flex-wrap:wrap;gap:1rem}
 .card{background:#fff;border:1px solid #ddd;border-radius:.4rem;padding:.6rem .8rem;width:22rem}
@@ -807,10 +807,11 @@ def _svg_not_audited(verdict, title):
     )
 
 
-def _html_cell(value, limit=LIMIT_SHORT, mono=False):
+def _html_cell(value, limit=LIMIT_SHORT, mono=False, cls=None):
     text = clean(value, limit)
-    cls = ' class="mono"' if mono else ""
-    return f"<td{cls}>{html.escape(text, quote=True)}</td>"
+    classes = " ".join(c for c in ("mono" if mono else None, cls) if c)
+    attr = f' class="{classes}"' if classes else ""
+    return f"<td{attr}>{html.escape(text, quote=True)}</td>"
 
 
 def render_html(model):
@@ -935,7 +936,7 @@ def render_html(model):
                     cls,
                     f["severity"],
                     f["severity"],
-                    _html_cell(f["rule"]),
+                    _html_cell(f["rule"], cls="rule"),
                     _html_cell(f["subject"], mono=True),
                     _html_cell(f.get("message"), LIMIT_SHORT * 3),
                     _html_cell(f.get("expected"), mono=True),
