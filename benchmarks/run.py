@@ -118,6 +118,22 @@ def _ansible(module, args=""):
     return build
 
 
+def _module(**args):
+    """netstat_facts run directly (no Ansible): the module's own time and peak RSS."""
+
+    def build(ctx):
+        module = os.path.join(REPO, "plugins", "modules", "netstat_facts.py")
+        if not os.path.exists(module):
+            return ctx.skip("plugins/modules/netstat_facts.py does not exist")
+        name = "args-" + "-".join("%s=%s" % kv for kv in sorted(args.items())) + ".json"
+        path = os.path.join(ctx.scratch, name)
+        with open(path, "w") as f:
+            json.dump({"ANSIBLE_MODULE_ARGS": args}, f)
+        return [ctx.python, module, path]
+
+    return build
+
+
 def _has_collection(path):
     for root in [COLLECTIONS] + sys.path:
         if os.path.isdir(os.path.join(root, "ansible_collections", path)):
@@ -138,6 +154,9 @@ ROWS = [
     Row("gather netlink default", _py("gather_netlink_default"), group="gather"),
     Row("gather netlink all+owners", _py("gather_netlink_all"), group="gather"),
     Row("gather procfs all+owners", _py("gather_procfs_all"), group="gather"),
+    Row("module default (direct)", _module(), group="module"),
+    Row("module full (direct)", _module(connections="full", unix="all"), group="module"),
+    Row("module compact (direct)", _module(connections="compact", unix="all"), group="module"),
     Row("ansible -m ping", _ansible("ansible.builtin.ping"), netns=False, group="ansible"),
     Row("ansible task default", _ansible("netaudit.netstat.netstat_facts"), netns=False, group="ansible"),
     Row("ansible task compact", _ansible("netaudit.netstat.netstat_facts", "connections=compact"),
@@ -336,6 +355,60 @@ def print_table(n, sockets, result, failures, skipped, reference):
     sys.stdout.flush()
 
 
+# Targets of issue 5: (description, N, row, "ratio" against row | "rss", limit). A target is
+# checked when both rows ran at that N; "ratio" is median(row) / median(other) <= limit, a limit
+# below 0 means "other is at least -limit times slower" (median(other) / median(row) >= -limit).
+GATHER = "gather netlink all+owners"
+TARGETS = [
+    ("gather with owners <= 0.75x ss -tuanp", 10000, GATHER, "ss -tuanp", 0.75),
+    ("gather with owners <= 0.2x ss -tuanp", 50000, GATHER, "ss -tuanp", 0.2),
+    ("gather with owners >= 2x faster than psutil", 10000, GATHER, "psutil net_connections('inet')", -2),
+    ("gather with owners >= 2x faster than psutil", 50000, GATHER, "psutil net_connections('inet')", -2),
+    ("gather with owners >= 2x faster than psutil", 100000, GATHER, "psutil net_connections('inet')", -2),
+    ("Ansible task default <= 1.5x ansible -m ping", 50000, "ansible task default", "ansible -m ping", 1.5),
+    ("full list through Ansible <= 2x counts-only task", 100000, "ansible task full", "ansible task default", 2.0),
+    ("Ansible task default >= 20x faster than listen_ports_facts", None, "ansible task default",
+     "listen_ports_facts", -20),
+    ("module peak RSS <= 64 MiB, default options", 50000, "module default (direct)", "rss", 64),
+    ("module peak RSS <= 100 MiB, full list", 100000, "module full (direct)", "rss", 100),
+]
+
+
+def check_targets(runs):
+    """Print each target of issue 5 that this run can decide: met / MISSED with the numbers."""
+    lines = []
+    for desc, n, row, other, limit in TARGETS:
+        for run in runs:
+            if n is not None and run["n"] != n:
+                continue
+            res = run["results"]
+            label = "N=%d%s" % (run["n"], ", %d idle processes" % run["idle_procs"] if run["idle_procs"] else "")
+            if row not in res:
+                continue
+            if other == "rss":
+                value = res[row]["rss_mib"]
+                ok = value <= limit
+                lines.append("%-6s %-58s %s: %.1f MiB" % ("met" if ok else "MISSED", desc, label, value))
+                continue
+            if other not in res:
+                continue
+            if limit < 0:
+                value = res[other]["wall"] / res[row]["wall"]
+                ok = value >= -limit
+                detail = "%.2fx faster" % value
+            else:
+                value = res[row]["wall"] / res[other]["wall"]
+                ok = value <= limit
+                detail = "%.3fx" % value
+            lines.append("%-6s %-58s %s: %s (%.3fs vs %.3fs)" % (
+                "met" if ok else "MISSED", desc, label, detail, res[row]["wall"], res[other]["wall"]))
+    if lines:
+        print("\ntargets (issue 5):")
+        for line in lines:
+            print("  " + line)
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", default="1000,10000", help="comma-separated connection counts (default 1000,10000)")
@@ -383,6 +456,7 @@ def main():
             print_table(n, sockets, result, failures, skipped, REFERENCE)
             all_results["runs"].append({"n": n, "idle_procs": args.idle_procs, "sockets": sockets,
                                         "results": result, "failures": failures, "skipped": skipped})
+        all_results["targets"] = check_targets(all_results["runs"])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         path = os.path.join(RESULTS, "run-%s.json" % time.strftime("%Y%m%dT%H%M%S"))
