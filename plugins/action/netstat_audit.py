@@ -118,7 +118,7 @@ class ActionModule(ActionBase):
         del tmp
         task_vars = task_vars or {}
         try:
-            _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         except AnsibleActionFail as exc:
             result.update(failed=True, msg=to_text(exc))
             return result

@@ -491,9 +491,9 @@ class Entry(object):
         if self.ports is not None:
             parts.append("port %s" % _ports_text(self.ports))
         if self.cidrs is not None:
-            parts.append("peer %s" % ",".join(str(v) for _, v in self.cidrs))
+            parts.append("peer %s" % ",".join(str(v) for dummy, v in self.cidrs))
         if self.bind is not None:
-            parts.append("bind %s" % ",".join(str(v) for _, v in self.bind))
+            parts.append("bind %s" % ",".join(str(v) for dummy, v in self.bind))
         if self.paths:
             parts.append("path %s" % ",".join(self.paths))
         if self.types:
@@ -527,7 +527,7 @@ class Entry(object):
             out.append(
                 (
                     "wrong-bind",
-                    "bind %s" % ",".join(str(v) for _, v in self.bind),
+                    "bind %s" % ",".join(str(v) for dummy, v in self.bind),
                     "%s (%s)" % (lst.get("address"), _exposure(_norm_addr(lst.get("address")))),
                 )
             )
@@ -992,7 +992,7 @@ def _eval_listeners(ctx, listeners):
                 ok = bool(seen) or bool(nearly)
                 where = "a listener"
             else:
-                ok = any(_port_in(port, [unit]) for _, port in seen) or any(_port_in(port, [unit]) for port in nearly)
+                ok = any(_port_in(port, [unit]) for dummy, port in seen) or any(_port_in(port, [unit]) for port in nearly)
                 where = "port %s" % _ports_text([unit])
             if ok:
                 continue
@@ -1287,7 +1287,7 @@ def _eval_egress(ctx, listeners, conns):
         groups.setdefault(gk, (entry, []))[1].append(c)
     shown = {}
     for gk in sorted(groups, key=lambda k: (k[0], k[1] or "", k[2], k[3] or 0, k[4])):
-        rule, proto, addr, rport, progs, _ = gk
+        rule, proto, addr, rport, progs, dummy = gk
         entry, items = groups[gk]
         shown[rule] = shown.get(rule, 0) + 1
         if shown[rule] > MAX_PEER_FINDINGS:

@@ -794,17 +794,17 @@ class _Loader(object):
 
     def finish(self):
         services = {}
-        for _, data, _, _, _ in self.docs:
+        for _display, data, _marks, _bad, _annotated in self.docs:
             svc = data.get("services")
             if isinstance(svc, dict):
                 services.update({k: v for k, v in svc.items() if isinstance(v, int)})
-        for display, data, marks, bad, _ in self.docs:
+        for display, data, marks, bad, _annotated in self.docs:
             self.issues.extend(_semantic(data, display, marks, services, bad))
         if self.issues:
             _raise(self.issues)
         layers = []
         files = []
-        for display, data, marks, _, annotated in self.docs:
+        for display, data, marks, _bad, annotated in self.docs:
             if annotated:
                 layers.append(data)
                 files.append(data.get("__file__") or display)
