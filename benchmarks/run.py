@@ -52,6 +52,12 @@ SNIPPETS = {
     + "b = m.ProcfsBackend(); b.check()\n"
     + "n = sum(1 for _ in b.inet_sockets()) + sum(1 for _ in b.unix_sockets())\n",
     "psutil": "import psutil\npsutil.net_connections('inet')\n",
+    # The prototype row: every TCP/UDP/UNIX record plus its owners, no fact building.
+    "netlink_owners": _IMPORT % "_netlink"
+    + "from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver\n"
+    + "b = m.NetlinkBackend()\n"
+    + "socks = list(b.inet_sockets()) + list(b.unix_sockets())\n"
+    + "owners = OwnerResolver().resolve(set(s.inode for s in socks if s.inode))\n",
 }
 
 
@@ -151,6 +157,7 @@ ROWS = [
     Row("netlink listeners only", _py("netlink_listeners"), group="backend"),
     Row("netlink records, no owners", _py("netlink_records"), group="backend"),
     Row("procfs records, no owners", _py("procfs_records"), group="backend"),
+    Row("netlink records + owners", _py("netlink_owners"), group="backend"),
     Row("gather netlink default", _py("gather_netlink_default"), group="gather"),
     Row("gather netlink all+owners", _py("gather_netlink_all"), group="gather"),
     Row("gather procfs all+owners", _py("gather_procfs_all"), group="gather"),
