@@ -54,7 +54,7 @@ def listener_diff(facts, result):
         if f["waived"] is not None:
             continue
         if f["rule"] == "missing-listener":
-            missing.append("%s %s (required)" % (f["subject"], f["expected"].replace("listening: ", "")))
+            missing.append("%s (required: %s)" % (f["subject"], f["expected"].replace("listening: ", "")))
         elif f["rule"] in LISTENER_RULES:
             by_subject.setdefault(f["subject"], []).append(f)
     before, after = [], []

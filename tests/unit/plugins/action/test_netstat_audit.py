@@ -150,7 +150,7 @@ def test_check_and_diff_mode(tmp_path):
     assert "+++ after: host: actual listeners" in proc.stdout
     assert "+tcp 0.0.0.0:8080 python3" in proc.stdout
     assert "-tcp 0.0.0.0:6379 redis-server (expected: bind loopback)" in proc.stdout
-    assert "-tcp port 443 tcp port 443 program nginx (required)" in proc.stdout
+    assert "-tcp port 443 (required: tcp port 443 program nginx)" in proc.stdout
 
 
 def test_bad_option(tmp_path):
@@ -167,7 +167,7 @@ def test_listener_diff_helper():
     assert diff["before"].splitlines() == [
         "tcp 0.0.0.0:22 sshd",
         "tcp 0.0.0.0:6379 redis-server (expected: bind loopback)",
-        "tcp port 443 tcp port 443 program nginx (required)",
+        "tcp port 443 (required: tcp port 443 program nginx)",
     ]
 
 
