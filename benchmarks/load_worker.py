@@ -27,23 +27,23 @@ def main():
     lst.bind(("127.0.0.1", port))
     lst.listen(4096)
     keep.append(lst)
-    for _ in range(time_wait):
+    for _i in range(time_wait):
         c = socket.create_connection(("127.0.0.1", port))
-        s, _ = lst.accept()
+        s, _addr = lst.accept()
         c.close()  # the client closes first: it goes to TIME_WAIT
         s.close()
     for i in range(conns):
         c = socket.create_connection(("127.0.0.1", port))
-        s, _ = lst.accept()
+        s, _addr = lst.accept()
         if i % 10 == 0:
             c.sendall(b"q" * 64)  # some unread data: non-zero Recv-Q
         keep.append(c)
         keep.append(s)
-    for _ in range(udp):
+    for _i in range(udp):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.bind(("127.0.0.1", 0))
         keep.append(u)
-    for _ in range(unix_pairs):
+    for _i in range(unix_pairs):
         keep.extend(socket.socketpair())
     sys.stdout.write("READY %d\n" % os.getpid())
     sys.stdout.flush()

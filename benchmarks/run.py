@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) netaudit.netstat contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Side-by-side benchmark of the socket gatherers (issue 5). Run as root from the repository:
@@ -228,7 +227,7 @@ class Scenario:
             line = proc.stdout.readline()
             if not line.startswith("READY"):
                 raise RuntimeError("load worker failed to start: %r" % line)
-        for _ in range(idle_procs):
+        for _i in range(idle_procs):
             self.procs.append(subprocess.Popen(self.enter(["sleep", "100000"]), stdin=subprocess.PIPE))
 
     def counts(self):
@@ -252,7 +251,7 @@ class Scenario:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        subprocess.run(["ip", "netns", "del", self.name])
+        subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 
 def _env():

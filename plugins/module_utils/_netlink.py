@@ -146,12 +146,9 @@ class NetlinkParseError(_common.ParseError):
     """A malformed sock_diag reply; names the byte offset of the bad message."""
 
     def __init__(self, what, offset, message):
-        _common.NetstatError.__init__(
-            self, f"malformed {what} reply at offset {offset}: {message}"
-        )
-        self.path = what
-        self.lineno = offset
+        super().__init__(what, offset, message)
         self.offset = offset
+        self.args = (f"malformed {what} reply at offset {offset}: {message}",)
 
 
 _IFNAME_CACHE = {}
@@ -254,7 +251,7 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
         if mtype == SOCK_DIAG_BY_FAMILY:
             fam = buf[off + 16]
             if fam == AF_INET:
-                _, _, _, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack4(buf, off)
+                _mlen, _mtype, _fam, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack4(buf, off)
                 family = "ipv4"
                 laddr = addr4.get(src)
                 if laddr is None:
@@ -264,7 +261,7 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
                     raddr = addr4[dst] = ntop(AF_INET, dst)
                 v6only = None
             elif fam == AF_INET6:
-                _, _, _, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack6(buf, off)
+                _mlen, _mtype, _fam, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack6(buf, off)
                 family = "ipv6"
                 laddr = addr6.get(src)
                 if laddr is None:
@@ -369,7 +366,7 @@ def decode_unix_messages(buf):
         ):
             _bad_length(buf, off, end, UNIX_MSG_SIZE, "unix_diag_msg", what)
         if mtype == SOCK_DIAG_BY_FAMILY:
-            _, _, fam, utype, ust, ino = unpack(buf, off)
+            _mlen, _mtype, fam, utype, ust, ino = unpack(buf, off)
             if fam != AF_UNIX:
                 raise NetlinkParseError(what, off, f"unexpected address family {fam}")
             path = peer = rq = wq = None

@@ -84,7 +84,7 @@ UNIX_STATES = {"LISTEN": "LISTENING", "ESTAB": "CONNECTED", "UNCONN": "UNCONNECT
 
 def _host(text):
     """ss address text -> (address, interface): '[::1]' -> '::1', '0.0.0.0%lo' -> ('0.0.0.0', 'lo')."""
-    host, _, port = text.rpartition(":")
+    host, _sep, port = text.rpartition(":")
     iface = None
     if "%" in host:
         host, iface = host.split("%", 1)
@@ -100,7 +100,7 @@ def _ss_inet(ns):
         if len(f) < 6:
             continue
         lhost, lport, iface = _host(f[4])
-        rhost, rport, _ = _host(f[5])
+        rhost, rport, _iface = _host(f[5])
         inode = re.search(r"\bino:(\d+)", line)
         v6only = re.search(r"\bv6only:(\d)", line)
         socks.append(
@@ -177,13 +177,13 @@ def netlink_ns(scenario_ns):
 
 
 def test_same_inet_sockets_as_ss(netlink_ns):
-    _ns, _info, ours, ss_inet, _ = netlink_ns
+    _ns, _info, ours, ss_inet, _ss_unix = netlink_ns
     assert len(ss_inet) > 2 * N_CONNECTIONS
     assert sorted(_key(s) for s in ours["inet"]) == sorted(_key(s) for s in ss_inet)
 
 
 def test_inet_fields_match_ss(netlink_ns):
-    _ns, _info, ours, ss_inet, _ = netlink_ns
+    _ns, _info, ours, ss_inet, _ss_unix = netlink_ns
     mine = {_key(s): s for s in ours["inet"]}
     assert len(mine) == len(ours["inet"])
     for sock in ss_inet:
@@ -206,7 +206,7 @@ def test_inet_fields_match_ss(netlink_ns):
 
 
 def test_special_cases(netlink_ns):
-    _ns, info, ours, _, _ = netlink_ns
+    _ns, info, ours, _ss_inet, _ss_unix = netlink_ns
     mapped = [
         s
         for s in ours["inet"]
@@ -225,7 +225,7 @@ def test_special_cases(netlink_ns):
 
 
 def test_kernel_side_state_filter(netlink_ns):
-    _ns, _info, ours, _, _ = netlink_ns
+    _ns, _info, ours, _ss_inet, _ss_unix = netlink_ns
     want = sorted(_key(s) for s in ours["inet"] if s["state"] in ("LISTEN", "CLOSED"))
     assert sorted(_key(s) for s in ours["listeners"]) == want
     assert len(want) < 20  # the 800 connections never reached Python
@@ -252,7 +252,7 @@ def test_state_counts_match_ss(netlink_ns):
 
 
 def test_same_unix_sockets_as_ss(netlink_ns):
-    _ns, info, ours, _, ss_unix = netlink_ns
+    _ns, info, ours, _ss_inet, ss_unix = netlink_ns
     assert len(ss_unix) > N_CONNECTIONS
     assert sorted(s["inode"] for s in ours["unix"]) == sorted(
         s["inode"] for s in ss_unix

@@ -14,19 +14,13 @@ import sys
 
 import pytest
 
-_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-_COLLECTIONS = os.path.join(_REPO, ".venv", "collections")
-try:
-    import ansible_collections.netaudit.netstat  # noqa: F401
-except ImportError:  # not run through ansible-test: use the checkout's collections link
-    sys.path.insert(0, _COLLECTIONS)
-
+# (tests/conftest.py puts the checkout's .venv/collections on sys.path for plain pytest runs.)
 from ansible_collections.netaudit.netstat.plugins.module_utils import (
     _common,
     _netlink,
 )
 
-FIXTURES = os.path.join(_REPO, "tests", "unit", "fixtures", "netlink")
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "netlink")
 
 
 def _read(name):
@@ -171,7 +165,7 @@ def test_state_counts_decoder():
 def test_chunked_decode_equals_whole():
     """Decoding message by message (as recv buffers arrive) gives the same records."""
     data = _read("tcp4_all.bin")
-    whole, _ = _netlink.decode_inet_messages(data, "tcp", ifname=_ifname)
+    whole, _done = _netlink.decode_inet_messages(data, "tcp", ifname=_ifname)
     parts = []
     off = 0
     done = False
@@ -186,7 +180,7 @@ def test_chunked_decode_equals_whole():
     # A memoryview over a larger buffer works too (the backend decodes recv_into buffers).
     buf = bytearray(len(data) + 100)
     buf[: len(data)] = data
-    view, _ = _netlink.decode_inet_messages(
+    view, _done = _netlink.decode_inet_messages(
         memoryview(buf)[: len(data)], "tcp", ifname=_ifname
     )
     assert view == whole
