@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import datetime
 import difflib
 import json
 import os
@@ -379,6 +380,8 @@ def _strip_internal(data):
         return {k: _strip_internal(v) for k, v in data.items() if not (isinstance(k, str) and k.startswith("__"))}
     if isinstance(data, list):
         return [_strip_internal(v) for v in data]
+    if isinstance(data, (datetime.date, datetime.datetime)):
+        return data.isoformat()  # a date from Ansible's YAML (inline policies): the schema wants text
     return data
 
 

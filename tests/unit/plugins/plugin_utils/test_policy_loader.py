@@ -276,3 +276,11 @@ def test_rule_ids_in_schema_match_engine():
     enum = schema["$defs"]["waiver"]["properties"]["rule"]["anyOf"][0]["enum"]
     assert sorted(r for r in enum if r != "*") == sorted(P.RULES)
     assert sorted(schema["properties"]["severities"]["propertyNames"]["enum"]) == sorted(P.RULES)
+
+
+def test_inline_policy_with_date_objects():
+    import datetime
+
+    pol = {"waivers": [{"rule": "wrong-bind", "reason": "r", "expires": datetime.date(2030, 1, 1)}]}
+    loaded = L.load_policies(pol)
+    assert loaded.layers[0]["waivers"][0]["expires"] == "2030-01-01"
