@@ -282,6 +282,8 @@ def _read(path, display, max_bytes, where=None):
         fail("policy file %s not found" % (display if where is None else path), named_here=True)
     if os.path.isdir(path):
         fail("%s is a directory, not a policy file" % path, named_here=True)
+    if not os.path.isfile(path):
+        fail("%s is not a regular file (a device, pipe or socket?)" % path, named_here=True)
     try:
         size = os.path.getsize(path)
     except OSError as exc:

@@ -284,3 +284,22 @@ def test_inline_policy_with_date_objects():
     pol = {"waivers": [{"rule": "wrong-bind", "reason": "r", "expires": datetime.date(2030, 1, 1)}]}
     loaded = L.load_policies(pol)
     assert loaded.layers[0]["waivers"][0]["expires"] == "2030-01-01"
+
+
+def test_special_files_do_not_hang(tmp_path):
+    fifo = tmp_path / "pipe.yml"
+    os.mkfifo(str(fifo))
+    started = time.monotonic()
+    with pytest.raises(L.PolicyFileError, match="not a regular file"):
+        L.load_policies(str(fifo))
+    with pytest.raises(L.PolicyFileError, match="not a regular file"):
+        L.load_policies("/dev/zero")
+    assert time.monotonic() - started < 2
+
+
+def test_multiple_documents_are_an_error(tmp_path):
+    p = tmp_path / "two.yml"
+    p.write_text("policy: a\n---\npolicy: b\n")
+    with pytest.raises(L.PolicySyntaxError) as info:
+        L.load_policies(str(p))
+    assert info.value.issues[0].line == 2 and "expected a single document" in str(info.value)
