@@ -186,10 +186,11 @@ def test_default_policy_state_limits_and_incomplete_facts():
     facts["collector"].update(complete=False, reasons=["not root"], is_root=False)
     r = P.evaluate(facts, loaded.layers, today=TODAY)
     assert [(f["rule"], f["severity"]) for f in r["findings"]] == [
-        ("incomplete-facts", "warning"),
+        ("incomplete-facts", "error"),
         ("state-threshold", "warning"),
     ]
-    assert r["compliant"]
+    # partial facts are never called compliant by the default policy
+    assert not r["compliant"]
 
 
 def web_host():
