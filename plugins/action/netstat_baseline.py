@@ -7,7 +7,6 @@ or of a group -> a commented policy YAML file on the controller."""
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 
 import yaml
@@ -15,7 +14,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.netaudit.netstat.plugins.plugin_utils import _baseline, _policy_loader
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _baseline, _policy_loader, _report
 
 FACTS_MODULE = "netaudit.netstat.netstat_facts"
 
@@ -31,21 +30,6 @@ ARGUMENT_SPEC = dict(
     state_floor=dict(type="int", default=100),
     mode=dict(type="raw", default="0644"),
 )
-
-
-def _plain(value):
-    """Facts as plain Python data (hostvars hand out lazy / tagged containers)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    return str(value)
 
 
 def _netstat_of(host_vars):
@@ -66,25 +50,6 @@ def _mode(value):
         raise AnsibleActionFail("mode must be an octal number such as '0644', got %r" % (value,))
 
 
-def write_atomic(path, text, mode):
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
@@ -101,7 +66,7 @@ class ActionModule(ActionBase):
         """{host: netstat facts} and whether they were gathered now."""
         me = task_vars.get("inventory_hostname")
         if args["facts"] is not None:
-            return {me: _plain(args["facts"])}, False
+            return {me: _report.plain(args["facts"])}, False
         hostvars = task_vars.get("hostvars") or {}
         if args["hosts"]:
             out, missing = {}, []
@@ -115,7 +80,7 @@ class ActionModule(ActionBase):
                 if netstat is None:
                     missing.append(host)
                 else:
-                    out[host] = _plain(netstat)
+                    out[host] = _report.plain(netstat)
             if missing:
                 raise AnsibleActionFail(
                     "no ansible_facts.netstat for host(s) %s: run %s on them before learning" % (", ".join(missing), FACTS_MODULE)
@@ -123,8 +88,8 @@ class ActionModule(ActionBase):
             return out, False
         netstat = _netstat_of(task_vars)
         if netstat is not None:
-            return {me: _plain(netstat)}, False
-        return {me: _plain(self._gather(args["gather_options"], task_vars))}, True
+            return {me: _report.plain(netstat)}, False
+        return {me: _report.plain(self._gather(args["gather_options"], task_vars))}, True
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}
@@ -162,9 +127,9 @@ class ActionModule(ActionBase):
         changed = before != text
         if changed and not self._task.check_mode:
             try:
-                write_atomic(dest, text, mode)
-            except OSError as exc:
-                raise AnsibleActionFail("cannot write %s: %s" % (dest, to_native(exc)))
+                _report.write_files_atomic(os.path.dirname(dest), [(os.path.basename(dest), text)], mode, "policy")
+            except _report.ReportError as exc:
+                raise AnsibleActionFail(to_native(exc))
         if self._task.diff:
             result["diff"] = {
                 "before": before or "",

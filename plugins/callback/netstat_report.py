@@ -100,24 +100,6 @@ def _attr(result, name):
         return getattr(result, "_" + name)
 
 
-def _plain(value):
-    """Data as plain dict / list / str / int / float / bool / None (tagged or proxy types
-    from ansible-core become their plain equivalents)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "backslashreplace")
-    return str(value)
-
-
 def is_audit_task(task, resolved=True):
     """Whether a task runs netstat_audit. `resolved` uses the FQCN that ansible-core resolved,
     which is only safe in the v2_runner_on_* events; before them, use the action as written."""
@@ -156,7 +138,7 @@ def audit_payload(result):
     if not isinstance(result, Mapping):
         return None
     if isinstance(result.get(AUDIT_KEY), Mapping):
-        return _plain(result[AUDIT_KEY])
+        return _report.plain(result[AUDIT_KEY])
     if "findings" in result and "compliant" in result:
         keep = (
             "compliant",
@@ -166,7 +148,7 @@ def audit_payload(result):
             "fail_on",
             "facts_summary",
         )
-        return {k: _plain(result[k]) for k in keep if k in result}
+        return {k: _report.plain(result[k]) for k in keep if k in result}
     items = result.get("results")
     if isinstance(items, list):
         payloads = [p for p in (audit_payload(i) for i in items) if p is not None]
@@ -190,7 +172,7 @@ def netstat_facts(result):
         return None
     facts = result.get("ansible_facts")
     if isinstance(facts, Mapping) and isinstance(facts.get("netstat"), Mapping):
-        return _plain(facts["netstat"])
+        return _report.plain(facts["netstat"])
     for item in result.get("results") or []:
         found = netstat_facts(item)
         if found is not None:
@@ -208,7 +190,7 @@ def error_message(result, task_name=None):
                 if isinstance(item, Mapping) and item.get("failed"):
                     msg = item.get("msg")
                     break
-    msg = _report.to_text(_plain(msg)) if msg else "failed"
+    msg = _report.to_text(_report.plain(msg)) if msg else "failed"
     if task_name:
         return f"task {task_name!r}: {msg}"
     return msg

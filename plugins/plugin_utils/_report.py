@@ -21,6 +21,7 @@ import os
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 
 SCHEMA_VERSION = 1
 
@@ -979,16 +980,19 @@ def normalize_formats(formats):
     return out
 
 
-def _write_atomic_many(directory, contents):
-    """Write {filename: text} into `directory`: every file to a temporary file first, then
-    rename them all into place. Either every file is replaced or none is (and the error says
-    which file failed)."""
+def write_files_atomic(directory, contents, mode=None, what="report"):
+    """Write [(filename, text)] into `directory`: every file to a temporary file in the same
+    directory first, then rename them all into place, so no file is ever seen half written and
+    a failure before the renames leaves the old files as they were. `mode` defaults to 0666
+    minus the umask. Raises ReportError naming the file that failed."""
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
-        raise ReportError(f"cannot create report directory {directory}: {exc}") from exc
-    umask = os.umask(0o022)
-    os.umask(umask)
+        raise ReportError(f"cannot create {what} directory {directory}: {exc}") from exc
+    if mode is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     staged = []
     current = None
     try:
@@ -1000,7 +1004,7 @@ def _write_atomic_many(directory, contents):
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
-            os.chmod(tmp, 0o666 & ~umask)
+            os.chmod(tmp, mode)
         for tmp, final in staged:
             current = os.path.basename(final)
             os.replace(tmp, final)
@@ -1010,8 +1014,26 @@ def _write_atomic_many(directory, contents):
                 os.unlink(tmp)
             except OSError:
                 pass
-        raise ReportError(f"cannot write report {current} in {directory}: {exc}") from exc
+        raise ReportError(f"cannot write {what} {current} in {directory}: {exc}") from exc
     return [final for _tmp, final in staged]
+
+
+def plain(value):
+    """Data as plain dict / list / str / int / float / bool / None: the tagged, lazy or proxy
+    containers and strings ansible-core hands to plugins become their plain equivalents."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
 
 
 def write_reports(model, directory, formats=None, fail_on="error"):
@@ -1031,5 +1053,5 @@ def write_reports(model, directory, formats=None, fail_on="error"):
         except Exception as exc:  # noqa: BLE001 - a renderer bug must not leave half a report
             raise ReportError(f"cannot render {FILENAMES[name]}: {type(exc).__name__}: {exc}") from exc
         rendered.append((FILENAMES[name], text))
-    paths = _write_atomic_many(directory, rendered)
+    paths = write_files_atomic(directory, rendered)
     return dict(zip(names, paths))
