@@ -37,6 +37,9 @@ STATUSES = ("ok", "failed", "unreachable", "skipped")
 # Host verdict, derived from status and compliance.
 VERDICTS = ("compliant", "drift", "failed", "unreachable", "skipped")
 
+# The host counts of the summary, in the order the reports show them.
+SUMMARY_KEYS = ("hosts", "audited", "compliant", "drift", "failed", "unreachable", "skipped")
+
 FORMATS = ("json", "junit", "markdown", "html")
 FILENAMES = {
     "json": "report.json",
@@ -557,15 +560,7 @@ def render_junit(model, fail_on="error"):
     )
     props = ET.SubElement(suite, "properties")
     summary = model["summary"]
-    for key in (
-        "hosts",
-        "audited",
-        "compliant",
-        "drift",
-        "failed",
-        "unreachable",
-        "skipped",
-    ):
+    for key in SUMMARY_KEYS:
         ET.SubElement(props, "property", {"name": "hosts." + key, "value": str(summary[key])})
     if model.get("playbook"):
         ET.SubElement(
@@ -642,7 +637,7 @@ def render_markdown(model):
         meta += " by playbook " + md_text(model["playbook"])
     lines = ["# Socket audit report", "", f"{verdict} \u2014 {_fleet_line(model)}.", ""]
     lines += [meta + ".", "", "## Summary", ""]
-    heads = ("hosts", "compliant", "drift", "failed", "unreachable", "skipped")
+    heads = SUMMARY_KEYS
     lines += _md_table(
         heads + ("errors", "warnings", "info"),
         ("---:",) * (len(heads) + 3),
@@ -842,15 +837,7 @@ def render_html(model):
 
     out.append("<h2>Summary</h2>")
     out.append('<table id="summary"><tr>')
-    heads = (
-        "hosts",
-        "audited",
-        "compliant",
-        "drift",
-        "failed",
-        "unreachable",
-        "skipped",
-    )
+    heads = SUMMARY_KEYS
     out.append("".join(f"<th>{h}</th>" for h in heads))
     out.append("<th>errors</th><th>warnings</th><th>info</th><th>waived</th></tr><tr>")
     out.append("".join(f'<td class="n">{s[h]:d}</td>' for h in heads))
