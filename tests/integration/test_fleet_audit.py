@@ -110,9 +110,9 @@ def fleet():
             ns.delete()
 
 
-def inventory(fleet, groups=GROUPS, unreachable=True):
+def inventory(fleet, groups=None, unreachable=True):
     lines = []
-    for group, members in groups.items():
+    for group, members in (groups or GROUPS).items():
         lines.append("[%s]" % group)
         for host in members:
             lines.append("%s ansible_connection=local ansible_python_interpreter=%s" % (host, fleet[host].interpreter()))
