@@ -5,6 +5,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+# The HTML report is rendered in headless Chromium by the tests: install it (apt) and require it.
+export NETAUDIT_WITH_CHROMIUM="${NETAUDIT_WITH_CHROMIUM:-1}"
 bash scripts/setup.sh
 export PATH="$here/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$here/.venv/collections"

@@ -16,6 +16,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_loader
+from ansible_collections.netaudit.netstat.plugins.plugin_utils._report import facts_summary
 
 FACTS_MODULE = "netaudit.netstat.netstat_facts"
 RESULT_KEY = "netstat_audit"
@@ -164,6 +165,9 @@ class ActionModule(ActionBase):
 
         host["policy_files"] = list(loaded.files)
         host["fail_on"] = args["fail_on"]
+        # what the report shows of the facts (backend, completeness, counts), so that an audit
+        # needs no separate netstat_facts task
+        host["facts_summary"] = facts_summary(facts)
         failed = _policy.fails(host, args["fail_on"])
         result.update(
             compliant=host["compliant"],

@@ -243,10 +243,16 @@ def gather(options):
         unreadable = getattr(resolver or backend, "unreadable", 0)
         unresolved = [inode for inode in wanted if inode and not pid_map.get(inode)]
         if unreadable and unresolved:
+            labels = {}
+            for sock in last.listeners:
+                labels[sock.inode] = "%s %s:%d" % (sock.proto, sock.local_address, sock.local_port)
+            named = sorted(labels[i] for i in unresolved if i in labels)
             reasons.append(
-                "%d socket(s) have no known owner and %d process(es) could not be inspected (running as "
+                "%d socket(s) have no known owner%s and %d process(es) could not be inspected (running as "
                 "uid %d%s): their owners are unknown" % (
-                    len(unresolved), unreadable, os.geteuid(), "" if os.geteuid() == 0 else ", not root")
+                    len(unresolved),
+                    " (%s%s)" % (", ".join(named[:5]), ", ..." if len(named) > 5 else "") if named else "",
+                    unreadable, os.geteuid(), "" if os.geteuid() == 0 else ", not root")
             )
         elif unreadable:
             warnings.append(

@@ -25,6 +25,8 @@ except ImportError:  # not run through ansible-test: use the checkout's collecti
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+if CHROMIUM is None and os.environ.get("NETAUDIT_WITH_CHROMIUM") == "1":
+    raise RuntimeError("NETAUDIT_WITH_CHROMIUM=1 but Chromium is not installed (scripts/setup.sh installs it)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
 
 ERROR_RGB = (0xC6, 0x28, 0x28)
