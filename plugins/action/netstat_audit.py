@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import os
 
-from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
@@ -159,6 +159,8 @@ class ActionModule(ActionBase):
         except AnsibleActionFail as exc:
             result.update(failed=True, msg=to_text(exc))
             return result
+        except AnsibleConnectionFailure:
+            raise  # the host is unreachable, not failed: let Ansible say so
         except AnsibleError as exc:
             result.update(failed=True, msg=to_text(exc))
             return result
