@@ -268,3 +268,98 @@ def test_same_unix_sockets_as_ss(netlink_ns):
     paths = {s["path"]: s for s in ours["unix"] if s["path"]}
     assert paths[info["unix"]["abstract"]]["abstract"] is True
     assert paths[info["unix"]["stream"]]["state"] == "LISTENING"
+
+
+HALF_OPEN = r"""
+import socket, struct, subprocess, sys, time
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def syn(src, dst, sport, dport):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, 0x02, 65535, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    return ip + tcp
+
+
+# SYN_RECV: SYNs from 10.9.9.2, an address behind a veth whose peer is down, so the SYN-ACK
+# never gets an answer and the request socket (TCP_NEW_SYN_RECV) stays.
+try:
+    subprocess.check_call(["ip", "link", "add", "hv0", "type", "veth", "peer", "name", "hv1"])
+    subprocess.check_call(["ip", "addr", "add", "10.9.9.1/24", "dev", "hv0"])
+    subprocess.check_call(["ip", "link", "set", "hv0", "up"])
+except (OSError, subprocess.CalledProcessError) as exc:
+    sys.stdout.write("SKIP no veth: %s\n" % exc)
+    sys.stdout.flush()
+    sys.exit(0)
+lst = socket.socket()
+lst.bind(("0.0.0.0", 7301))
+lst.listen(16)
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+raw.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+for port in (40001, 40002):
+    raw.sendto(syn("10.9.9.2", "10.9.9.1", port, 7301), ("10.9.9.1", 0))
+# SYN_SENT: a listener with a full accept queue drops the SYNs of later clients.
+full = socket.socket()
+full.bind(("127.0.0.1", 7302))
+full.listen(0)
+clients = []
+for _i in range(4):
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(("127.0.0.1", 7302))
+    except BlockingIOError:
+        pass
+    clients.append(c)
+time.sleep(0.3)
+sys.stdout.write("READY\n")
+sys.stdout.flush()
+sys.stdin.read()
+"""
+
+HALF_OPEN_RUNNER = r"""
+import json, sys
+from ansible_collections.netaudit.netstat.plugins.module_utils._netlink import NetlinkBackend
+b = NetlinkBackend()
+json.dump({
+    "inet": [s._asdict() for s in b.inet_sockets(("tcp",))],
+    "syn_recv": [s._asdict() for s in b.inet_sockets(("tcp",), states={"SYN_RECV"})],
+    "syn_sent": [s._asdict() for s in b.inet_sockets(("tcp",), states={"SYN_SENT"})],
+    "counts": b.state_counts(("tcp",)),
+}, sys.stdout)
+"""
+
+
+def test_half_open_states_match_ss(netns):
+    """SYN_RECV (the kernel's NEW_SYN_RECV request sockets) and SYN_SENT, filtered in the kernel."""
+    script = os.path.join(netns.tmpdir, "half_open.py")
+    with open(script, "w") as f:
+        f.write(HALF_OPEN)
+    proc, rest = netns.start([PYTHON, script], ready="")
+    if rest.startswith("SKIP"):
+        pytest.skip(rest)
+    assert rest == "READY", rest
+    res = netns.run([PYTHON, "-c", HALF_OPEN_RUNNER], env=dict(os.environ, PYTHONPATH=COLLECTIONS))
+    assert res.returncode == 0, res.stderr
+    ours = json.loads(res.stdout)
+    theirs = [s for s in _ss_inet(netns) if s["proto"] == "tcp"]
+    assert sorted(_key(s) for s in ours["inet"]) == sorted(_key(s) for s in theirs)
+    syn_recv = sorted(_key(s) for s in theirs if s["state"] == "SYN_RECV")
+    syn_sent = sorted(_key(s) for s in theirs if s["state"] == "SYN_SENT")
+    assert len(syn_recv) == 2 and len(syn_sent) >= 3
+    assert sorted(_key(s) for s in ours["syn_recv"]) == syn_recv
+    assert sorted(_key(s) for s in ours["syn_sent"]) == syn_sent
+    assert all(s["inode"] == 0 and s["remote_address"] == "10.9.9.2" for s in ours["syn_recv"])
+    assert ours["counts"]["tcp"]["SYN_RECV"] == 2
+    assert ours["counts"]["tcp"]["SYN_SENT"] == len(syn_sent)
