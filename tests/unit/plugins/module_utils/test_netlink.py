@@ -118,6 +118,16 @@ def test_time_wait_and_unaccepted_have_no_inode():
     assert len(tw) == 1 and tw[0].inode == 0 and tw[0].v6only is None
 
 
+def test_syn_recv_request_sockets():
+    """Request sockets (TCP_NEW_SYN_RECV in the kernel) come as SYN_RECV with no inode."""
+    expected = [e for e in EXPECTED["tcp4"] if e["state"] == "SYN_RECV"]
+    if not expected:
+        pytest.skip("fixtures captured without veth support")
+    records = [r for r in _decode_inet("tcp4_all.bin", "tcp") if r.state == "SYN_RECV"]
+    assert sorted(r.remote_port for r in records) == sorted(e["remote_port"] for e in expected)
+    assert all(r.inode == 0 and r.remote_address == "10.9.9.2" and r.backlog is None for r in records)
+
+
 def test_unix_dump_matches_known_sockets():
     records, done = _netlink.decode_unix_messages(_read("unix_all.bin"))
     assert done
