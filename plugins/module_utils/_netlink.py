@@ -23,8 +23,8 @@ Differences from /proc/net/* that the facts consumer should know about:
   the limit as Send-Q); ``recv_q`` is the current accept queue.
 - a UNIX listener's ``send_q`` is its backlog limit and ``recv_q`` the pending connections
   (as ``ss -x`` prints them; netlink has no other queue figures for listeners).
-- UNIX states come from the kernel's ``sk_state``: a connected datagram socket is CONNECTED
-  (``/proc/net/unix`` shows it as unconnected).
+- UNIX states come from the kernel's ``sk_state`` (as ``ss -x`` shows them): both ends of a
+  datagram ``connect()`` are CONNECTED, as /proc/net/unix shows them on current kernels.
 - TIME_WAIT and SYN_RECV (request) sockets have inode 0 and no owner, as in /proc.
 
 The decoders (``decode_inet_messages``, ``decode_unix_messages``, ``decode_state_counts``) are
