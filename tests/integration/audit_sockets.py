@@ -36,7 +36,7 @@ def run_service(svc, ready_w, stop_r):
         if opts.get("accept", True):
             def acceptor(sock=s):
                 while True:
-                    conn, _ = sock.accept()
+                    conn, dummy = sock.accept()
                     keep.append(conn)  # hold it: never read, never close
             threading.Thread(target=acceptor, daemon=True).start()
     for addr, port in svc.get("udp", []):
@@ -51,7 +51,7 @@ def run_service(svc, ready_w, stop_r):
         keep.append(s)
     for addr, port, *opts in svc.get("connect", []):
         opts = opts[0] if opts else {}
-        for _ in range(opts.get("count", 1)):
+        for _i in range(opts.get("count", 1)):
             c = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
             c.setblocking(True)
             c.connect((addr, port))

@@ -52,8 +52,8 @@ class Netns:
     def run(self, argv, **kw):
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
-        kw.setdefault("check", False)
-        return subprocess.run(self.cmd(argv), **kw)
+        check = kw.pop("check", False)
+        return subprocess.run(self.cmd(argv), check=check, **kw)
 
     def start(self, argv, ready="READY"):
         """Start a long-running process; wait for the line starting with `ready`; return (proc, rest)."""

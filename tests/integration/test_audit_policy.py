@@ -15,7 +15,7 @@ NOBODY = 65534
 
 
 def start(ns, services):
-    _, rest = ns.start([PYTHON, HELPER, json.dumps(services)])
+    dummy, rest = ns.start([PYTHON, HELPER, json.dumps(services)])
     return json.loads(rest)
 
 

@@ -74,7 +74,8 @@ def run_playbook(tmp_path, tasks, extra_args=(), policy=POLICY):
         str(tmp_path / "play.yml"),
     ] + list(extra_args)
     proc = subprocess.run(
-        cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120
+        cmd, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120,
+        check=False,
     )
     return proc
 
