@@ -189,3 +189,49 @@ def exposure(address):
     if len(_EXPOSURE_CACHE) < 4096:
         _EXPOSURE_CACHE[address] = result
     return result
+
+
+# The compact connection list: `columns` names the fields, each row is one string with the values
+# separated by single spaces ("-" for none; `pids` comma-separated). One string per socket keeps a
+# 100k-socket result cheap to serialise and to move through Ansible.
+COMPACT_COLUMNS = (
+    "proto", "family", "state", "local_address", "local_port", "remote_address",
+    "remote_port", "recv_q", "send_q", "inode", "uid", "pids",
+)
+_COMPACT_INTS = frozenset(("local_port", "remote_port", "recv_q", "send_q", "inode", "uid"))
+
+
+def compact_row(sock, pids):
+    """One InetSocket (and its owner pids) as a compact row string."""
+    return "%s %s %s %s %d %s %d %s %s %s %s %s" % (
+        sock.proto, sock.family, sock.state, sock.local_address, sock.local_port,
+        sock.remote_address, sock.remote_port,
+        "-" if sock.recv_q is None else sock.recv_q,
+        "-" if sock.send_q is None else sock.send_q,
+        "-" if sock.inode is None else sock.inode,
+        "-" if sock.uid is None else sock.uid,
+        ",".join(str(p) for p in pids) if pids else "-",
+    )
+
+
+def parse_compact_row(columns, row):
+    """A compact row (string, or a list of values) as a dict keyed by `columns`; pids a list of ints."""
+    if isinstance(row, str):
+        values = row.split(" ")
+        if len(values) != len(columns):
+            raise ValueError("compact row has %d values for %d columns: %r" % (len(values), len(columns), row[:200]))
+        rec = {}
+        for name, value in zip(columns, values):
+            if value == "-":
+                rec[name] = [] if name == "pids" else None
+            elif name == "pids":
+                rec[name] = [int(p) for p in value.split(",")]
+            elif name in _COMPACT_INTS:
+                rec[name] = int(value)
+            else:
+                rec[name] = value
+        return rec
+    rec = dict(zip(columns, row))
+    if rec.get("pids") is None and "pids" in columns:
+        rec["pids"] = []
+    return rec

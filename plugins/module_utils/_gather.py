@@ -17,8 +17,10 @@ import socket
 import time
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
+    COMPACT_COLUMNS,
     BackendUnavailable,
     NetstatError,
+    compact_row,
     empty_counts,
     exposure,
     is_listener,
@@ -29,10 +31,6 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._owners import Ow
 BACKENDS = ("auto", "netlink", "procfs", "psutil")
 UNIX_MODES = ("none", "listening", "bound", "all")
 CONNECTION_MODES = ("none", "counts", "summary", "full", "compact")
-COMPACT_COLUMNS = [
-    "proto", "family", "state", "local_address", "local_port", "remote_address",
-    "remote_port", "recv_q", "send_q", "inode", "uid", "pids",
-]
 # States in which a socket can be a listener (UDP unconnected sockets are CLOSE in the kernel).
 LISTENER_STATES = frozenset(("LISTEN", "CLOSED"))
 
@@ -319,11 +317,7 @@ def gather(options):
     elif mode == "compact":
         facts["connections"] = {
             "columns": list(COMPACT_COLUMNS),
-            "rows": [
-                [s.proto, s.family, s.state, s.local_address, s.local_port, s.remote_address,
-                 s.remote_port, s.recv_q, s.send_q, s.inode, s.uid, list(pid_map.get(s.inode, ()))]
-                for s in conns
-            ],
+            "rows": [compact_row(s, pid_map.get(s.inode)) for s in conns],
         }
     elif mode == "summary":
         listen_ports = set((s.proto, s.local_port) for s in last.listeners)

@@ -28,6 +28,8 @@ import fnmatch
 import ipaddress
 import os
 
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import parse_compact_row
+
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 
@@ -779,7 +781,10 @@ def normalise_connections(facts):
         cols = list(conns.get("columns") or [])
         out = []
         for row in conns.get("rows") or []:
-            rec = dict(zip(cols, row))
+            try:
+                rec = parse_compact_row(cols, row)
+            except ValueError as exc:
+                raise PolicyEvalError("facts: connections: %s" % exc)
             pids = rec.pop("pids", None) or []
             procs = []
             for pid in pids:

@@ -132,8 +132,14 @@ def test_connection_modes(proc):
     assert [u["path"] for u in counts_only["unix"]] == ["/run/app.sock", "@abstract"]
     compact = gather(Options(backend="procfs", proc_root=proc, connections="compact"))["connections"]
     assert compact["columns"][-1] == "pids" and len(compact["rows"]) == 5
-    row = [r for r in compact["rows"] if r[2] == "ESTABLISHED" and r[0] == "tcp"][0]
-    assert dict(zip(compact["columns"], row))["pids"] == [101]
+    rows = [_common.parse_compact_row(compact["columns"], r) for r in compact["rows"]]
+    assert all(isinstance(r, str) for r in compact["rows"])
+    est = [r for r in rows if r["state"] == "ESTABLISHED" and r["proto"] == "tcp"][0]
+    assert est == {"proto": "tcp", "family": "ipv4", "state": "ESTABLISHED", "local_address": "127.0.0.1",
+                   "local_port": 80, "remote_address": "127.0.0.1", "remote_port": 0xD000, "recv_q": 3,
+                   "send_q": 0, "inode": 13, "uid": 0, "pids": [101]}
+    tw = [r for r in rows if r["state"] == "TIME_WAIT"][0]
+    assert tw["pids"] == [] and tw["inode"] == 0
     summary = gather(Options(backend="procfs", proc_root=proc, connections="summary"))["connections"]
     assert {"proto": "tcp", "family": "ipv4", "state": "ESTABLISHED", "local_port": 80,
             "remote_address": "127.0.0.1", "count": 1} in summary
