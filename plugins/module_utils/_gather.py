@@ -31,6 +31,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._owners import Ow
 BACKENDS = ("auto", "netlink", "procfs", "psutil")
 UNIX_MODES = ("none", "listening", "bound", "all")
 CONNECTION_MODES = ("none", "counts", "summary", "full", "compact")
+OWNER_SCANS = ("until_found", "all")
 # States in which a socket can be a listener (UDP unconnected sockets are CLOSE in the kernel).
 LISTENER_STATES = frozenset(("LISTEN", "CLOSED"))
 
@@ -40,7 +41,7 @@ class Options:
 
     def __init__(self, protocols=("tcp", "udp", "unix"), families=("ipv4", "ipv6"),
                  connections="counts", unix="bound", owners=True, services=False,
-                 samples=1, interval=1.0, backend="auto", proc_root="/proc"):
+                 samples=1, interval=1.0, backend="auto", proc_root="/proc", owner_scan="until_found"):
         self.protocols = tuple(protocols)
         self.families = tuple(families)
         self.connections = connections
@@ -51,6 +52,7 @@ class Options:
         self.interval = interval
         self.backend = backend
         self.proc_root = proc_root
+        self.owner_scan = owner_scan
         self.validate()
 
     def validate(self):
@@ -66,6 +68,8 @@ class Options:
             raise NetstatError("unix: %r is not one of %s" % (self.unix, ", ".join(UNIX_MODES)))
         if self.backend not in BACKENDS:
             raise NetstatError("backend: %r is not one of %s" % (self.backend, ", ".join(BACKENDS)))
+        if self.owner_scan not in OWNER_SCANS:
+            raise NetstatError("owner_scan: %r is not one of %s" % (self.owner_scan, ", ".join(OWNER_SCANS)))
         if int(self.samples) < 1:
             raise NetstatError("samples must be 1 or more, got %r" % (self.samples,))
         if float(self.interval) < 0:
@@ -137,7 +141,7 @@ def _scan(backend, options, port_range):
             keep = None
         else:
             keep = LISTENER_STATES
-        if hasattr(backend, "state_counts") and set(options.families) == set(("ipv4", "ipv6")):
+        if keep is not None and hasattr(backend, "state_counts") and set(options.families) == set(("ipv4", "ipv6")):
             # The backend counts cheaply and filters in the kernel.
             fast = backend.state_counts(inet_protocols)
             for proto in inet_protocols:
@@ -232,7 +236,7 @@ def gather(options):
             info = backend.process
         else:
             resolver = OwnerResolver(options.proc_root)
-            pid_map = resolver.resolve(wanted) if wanted else {}
+            pid_map = resolver.resolve(wanted, until_found=options.owner_scan == "until_found") if wanted else {}
             info = resolver.process
         for pids in pid_map.values():
             for pid in pids:
@@ -381,7 +385,9 @@ def gather(options):
         "connections": options.connections,
         "unix": options.unix,
         "protocols": list(options.protocols),
+        "owner_scan": options.owner_scan,
         "processes_scanned": getattr(resolver, "scanned", len(processes)),
+        "processes_skipped": getattr(resolver, "skipped", 0),
         "processes_unreadable": getattr(resolver or backend, "unreadable", 0),
     }
     return facts

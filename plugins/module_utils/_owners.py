@@ -57,15 +57,35 @@ class OwnerResolver:
     def __init__(self, proc_root="/proc"):
         self.proc_root = proc_root
         self.scanned = 0
+        self.skipped = 0
         self.unreadable = 0
         self.unreadable_pids = []
         self.vanished = 0
         self._info = {}
 
-    def resolve(self, wanted=None):
+    def _unreadable(self, pid):
+        self.unreadable += 1
+        if len(self.unreadable_pids) < 20:
+            self.unreadable_pids.append(pid)
+
+    def _ppid(self, pid):
+        try:
+            with open("%s/%d/stat" % (self.proc_root, pid), "rb") as f:
+                stat = f.read()
+            return int(stat[stat.rindex(b")") + 2:].split(None, 2)[1])
+        except (OSError, IOError, ValueError, IndexError):
+            return None
+
+    def resolve(self, wanted=None, until_found=False):
         """Return {inode: [pid, ...]} (pids ascending) for socket inodes.
 
         `wanted` is a set of inodes to look for, or None for every socket seen.
+
+        With `until_found`, once every wanted inode has an owner the walk goes on only into
+        processes whose parent holds one of them: sockets shared by fork (a master and its workers,
+        a socket-activated service) are still found with all their holders, at the cost of a stat
+        read per remaining process instead of a readlink per descriptor. A socket passed to an
+        unrelated process over a UNIX socket is then listed without that process.
         """
         owners = {}
         proc = self.proc_root
@@ -74,44 +94,65 @@ class OwnerResolver:
         except OSError:
             return owners
         pids = sorted(int(e) for e in entries if e.isdigit())
+        remaining = set(wanted) if (until_found and wanted is not None) else None
+        holders_seen = set()
+        readlink = os.readlink
+        use_dir_fd = os.readlink in getattr(os, "supports_dir_fd", ())
         for pid in pids:
+            if remaining is not None and not remaining:
+                if self._ppid(pid) not in holders_seen:
+                    self.skipped += 1
+                    continue
             fd_dir = "%s/%d/fd" % (proc, pid)
+            dir_fd = None
             try:
-                fds = os.listdir(fd_dir)
+                if use_dir_fd:
+                    dir_fd = os.open(fd_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+                    fds = os.listdir(dir_fd)
+                else:
+                    fds = os.listdir(fd_dir)
             except OSError as exc:
+                if dir_fd is not None:
+                    os.close(dir_fd)
                 if exc.errno in (errno.ENOENT, errno.ESRCH):
                     self.vanished += 1
                 else:
-                    self.unreadable += 1
-                    if len(self.unreadable_pids) < 20:
-                        self.unreadable_pids.append(pid)
+                    self._unreadable(pid)
                 continue
             self.scanned += 1
-            for fd in fds:
-                try:
-                    target = os.readlink(fd_dir + "/" + fd)
-                except OSError as exc:
-                    if exc.errno in (errno.EACCES, errno.EPERM):
-                        # listable but not readable (ptrace checks, another user namespace)
-                        self.scanned -= 1
-                        self.unreadable += 1
-                        if len(self.unreadable_pids) < 20:
-                            self.unreadable_pids.append(pid)
-                        break
-                    continue  # fd closed or process gone mid-walk
-                if not target.startswith("socket:["):
-                    continue
-                try:
-                    inode = int(target[8:-1])
-                except ValueError:
-                    continue
-                if wanted is not None and inode not in wanted:
-                    continue
-                holders = owners.get(inode)
-                if holders is None:
-                    owners[inode] = [pid]
-                elif holders[-1] != pid:
-                    holders.append(pid)
+            try:
+                for fd in fds:
+                    try:
+                        if dir_fd is not None:
+                            target = readlink(fd, dir_fd=dir_fd)
+                        else:
+                            target = readlink(fd_dir + "/" + fd)
+                    except OSError as exc:
+                        if exc.errno in (errno.EACCES, errno.EPERM):
+                            # listable but not readable (ptrace checks, another user namespace)
+                            self.scanned -= 1
+                            self._unreadable(pid)
+                            break
+                        continue  # fd closed or process gone mid-walk
+                    if not target.startswith("socket:["):
+                        continue
+                    try:
+                        inode = int(target[8:-1])
+                    except ValueError:
+                        continue
+                    if wanted is not None and inode not in wanted:
+                        continue
+                    holders = owners.get(inode)
+                    if holders is None:
+                        owners[inode] = [pid]
+                    elif holders[-1] != pid:
+                        holders.append(pid)
+                    if remaining is not None:
+                        remaining.discard(inode)
+                        holders_seen.add(pid)
+            finally:
+                if dir_fd is not None:
+                    os.close(dir_fd)
         return owners
 
     def process(self, pid):

@@ -78,6 +78,17 @@ options:
         C(/proc/PID/fd).
     type: bool
     default: true
+  owner_scan:
+    description:
+      - How far the walk of C(/proc/PID/fd) goes when O(owners=true).
+      - V(until_found) stops reading other processes' descriptors once every listed socket has an
+        owner, and then only looks into children of the owners found, so sockets shared by fork
+        (a master and its workers, socket activation) still list every holder. A socket handed to
+        an unrelated process over a UNIX socket is then listed without that process.
+      - V(all) reads every descriptor of every process, as C(ss -p) does.
+    type: str
+    choices: [until_found, all]
+    default: until_found
   services:
     description:
       - Resolve listener ports to service names from the services database (C(/etc/services)).
@@ -237,6 +248,14 @@ ansible_facts:
               description: The O(protocols) read.
               type: list
               elements: str
+              returned: always
+            owner_scan:
+              description: The O(owner_scan) used.
+              type: str
+              returned: always
+            processes_skipped:
+              description: Processes not looked into, with O(owner_scan=until_found).
+              type: int
               returned: always
             processes_scanned:
               description: Processes whose descriptors were read.
@@ -421,6 +440,7 @@ def main():
             connections=dict(type="str", choices=["none", "counts", "summary", "full", "compact"], default="counts"),
             unix=dict(type="str", choices=["none", "listening", "bound", "all"], default="bound"),
             owners=dict(type="bool", default=True),
+            owner_scan=dict(type="str", choices=["until_found", "all"], default="until_found"),
             services=dict(type="bool", default=False),
             samples=dict(type="int", default=1),
             interval=dict(type="float", default=1.0),
@@ -437,6 +457,7 @@ def main():
             connections=params["connections"],
             unix=params["unix"],
             owners=params["owners"],
+            owner_scan=params["owner_scan"],
             services=params["services"],
             samples=params["samples"],
             interval=params["interval"],

@@ -23,8 +23,9 @@ def gathered(scenario_ns):
     ns, info = scenario_ns
     args = [dict(backend=b, connections="full", unix="all") for b in BACKENDS]
     args.append(dict())  # defaults
+    args.append(dict(owner_scan="all"))
     facts = gather_via_ansible(ns, args)
-    return ns, info, dict(zip(BACKENDS + ("default",), facts))
+    return ns, info, dict(zip(BACKENDS + ("default", "scan_all"), facts))
 
 
 def _inet_from_facts(facts):
@@ -147,6 +148,11 @@ def test_defaults_list_listeners_and_count_the_rest(gathered):
     assert facts["counts"]["tcp"]["ESTABLISHED"] == 2
     assert facts["counts"]["tcp"]["TIME_WAIT"] == 1
     assert len(facts["listeners"]) == 6
+    # stopping the owner walk early finds the same owners here, shared listener included
+    assert facts["collector"]["owner_scan"] == "until_found"
+    assert facts["listeners"] == by_backend["scan_all"]["listeners"]
+    shared = [l for l in facts["listeners"] if l["port"] == info["ports"]["tcp4_shared"]][0]
+    assert len(shared["processes"]) == 3
     # default unix: bound sockets only (the three named ones in the scenario)
     assert sorted(u["path"] for u in facts["unix"]) == sorted(info["unix"].values())
 

@@ -196,3 +196,31 @@ def test_auto_falls_through_and_says_why(proc):
     c = facts["collector"]
     assert c["backend"] == "procfs"
     assert c["backends_tried"][0]["name"] == "netlink" and "proc_root" in c["backends_tried"][0]["reason"]
+
+
+def test_owner_walk_until_found_follows_children_only(tmp_path):
+    proc = make_proc(
+        tmp_path,
+        {
+            10: dict(comm="master", fds=[11]),
+            11: dict(comm="worker", ppid=10, fds=[11, 99]),
+            12: dict(comm="stranger", ppid=1, fds=[11]),  # got the socket another way
+            13: dict(comm="grandchild", ppid=11, fds=[]),
+            30: dict(comm="late child", ppid=10, fds=[11]),
+        },
+    )
+    quick = OwnerResolver(proc)
+    assert quick.resolve({11}, until_found=True) == {11: [10, 11, 30]}
+    assert quick.skipped == 1 and quick.scanned == 4  # the stranger is skipped; children of holders are read
+    full = OwnerResolver(proc)
+    assert full.resolve({11}) == {11: [10, 11, 12, 30]}
+    assert full.skipped == 0
+
+
+def test_owner_scan_option(proc):
+    quick = gather(Options(backend="procfs", proc_root=proc))
+    full = gather(Options(backend="procfs", proc_root=proc, owner_scan="all"))
+    assert quick["collector"]["owner_scan"] == "until_found" and full["collector"]["owner_scan"] == "all"
+    # nginx master and both workers hold the listener: found either way
+    assert quick["listeners"] == full["listeners"]
+    assert quick["collector"]["processes_skipped"] >= 0 and full["collector"]["processes_skipped"] == 0

@@ -106,9 +106,14 @@ CASES = {
 }
 
 
-# Files that are not text, or that crash ansible-test's own YAML checks (an impossible date), are
-# written by the test.
+# Files that are not text, not valid YAML, or that crash ansible-test's own YAML checks (an impossible
+# date) are written by the test: ansible-test sanity lints every .yml file in the collection.
 GENERATED = {
+    'duplicate_key.yml': b'policy: x\nlisteners:\n  default: deny\n  default: allow\n',
+    'python_tag.yml': b'policy: !!python/object/apply:os.system ["true"]\n',
+    'yaml_bad_indent.yml': b'policy: x\nlisteners:\n  default: deny\n   allow: []\n',
+    'yaml_tab_indent.yml': b'policy: x\nlisteners:\n\tdefault: deny\n',
+    'yaml_unclosed_flow.yml': b'policy: x\nlisteners:\n  allow:\n    - {proto: tcp, port: [22, 80}\n',
     "bad_date.yml": (b"policy: x\nwaivers:\n  - rule: unexpected-listener\n    match: {port: 8080}\n"
                      b"    reason: TICKET-1\n    expires: 2026-02-30\n"),
     "binary_junk.yml": b"policy: x\n\x00\x01\x02\xff\xfe binary junk\x00\n",
