@@ -76,63 +76,37 @@ class OwnerResolver:
         except (OSError, IOError, ValueError, IndexError):
             return None
 
-    def resolve(self, wanted=None, until_found=False):
-        """Return {inode: [pid, ...]} (pids ascending) for socket inodes.
+    def _walk_fds(self, pid, owners, wanted, remaining, holders, skip=0, limit=None):
+        """Read the fd links of one process, from entry `skip` on, at most `limit` of them.
 
-        `wanted` is a set of inodes to look for, or None for every socket seen.
-
-        With `until_found`, once every wanted inode has an owner the walk goes on only into
-        processes whose parent holds one of them: sockets shared by fork (a master and its workers,
-        a socket-activated service) are still found with all their holders, at the cost of a stat
-        read per remaining process instead of a readlink per descriptor. A socket passed to an
-        unrelated process over a UNIX socket is then listed without that process.
+        Records wanted socket inodes in `owners`. Returns True when every entry was read, False
+        when `limit` stopped the walk early, None when the process could not be read.
         """
-        owners = {}
-        proc = self.proc_root
         try:
-            entries = os.listdir(proc)
-        except OSError:
-            return owners
-        pids = sorted(int(e) for e in entries if e.isdigit())
-        remaining = set(wanted) if (until_found and wanted is not None) else None
-        holders_seen = set()
+            dir_fd = os.open("%s/%d/fd" % (self.proc_root, pid), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ESRCH):
+                self.vanished += 1
+            else:
+                self._unreadable(pid)
+            return None
         readlink = os.readlink
-        use_dir_fd = os.readlink in getattr(os, "supports_dir_fd", ())
-        for pid in pids:
-            if remaining is not None and not remaining:
-                if self._ppid(pid) not in holders_seen:
-                    self.skipped += 1
-                    continue
-            fd_dir = "%s/%d/fd" % (proc, pid)
-            dir_fd = None
-            try:
-                if use_dir_fd:
-                    dir_fd = os.open(fd_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-                    fds = os.listdir(dir_fd)
-                else:
-                    fds = os.listdir(fd_dir)
-            except OSError as exc:
-                if dir_fd is not None:
-                    os.close(dir_fd)
-                if exc.errno in (errno.ENOENT, errno.ESRCH):
-                    self.vanished += 1
-                else:
-                    self._unreadable(pid)
-                continue
-            self.scanned += 1
-            try:
-                for fd in fds:
+        seen = 0
+        try:
+            with os.scandir(dir_fd) as entries:
+                for entry in entries:
+                    seen += 1
+                    if seen <= skip:
+                        continue
+                    if limit is not None and seen > skip + limit:
+                        return False
                     try:
-                        if dir_fd is not None:
-                            target = readlink(fd, dir_fd=dir_fd)
-                        else:
-                            target = readlink(fd_dir + "/" + fd)
+                        target = readlink(entry.name, dir_fd=dir_fd)
                     except OSError as exc:
                         if exc.errno in (errno.EACCES, errno.EPERM):
                             # listable but not readable (ptrace checks, another user namespace)
-                            self.scanned -= 1
                             self._unreadable(pid)
-                            break
+                            return None
                         continue  # fd closed or process gone mid-walk
                     if not target.startswith("socket:["):
                         continue
@@ -142,18 +116,77 @@ class OwnerResolver:
                         continue
                     if wanted is not None and inode not in wanted:
                         continue
-                    holders = owners.get(inode)
-                    if holders is None:
+                    pids = owners.get(inode)
+                    if pids is None:
                         owners[inode] = [pid]
-                    elif holders[-1] != pid:
-                        holders.append(pid)
+                    elif pid not in pids:
+                        pids.append(pid)
                     if remaining is not None:
                         remaining.discard(inode)
-                        holders_seen.add(pid)
-            finally:
-                if dir_fd is not None:
-                    os.close(dir_fd)
+                        holders.add(pid)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ESRCH):
+                self.vanished += 1
+                return None
+            self._unreadable(pid)
+            return None
+        finally:
+            os.close(dir_fd)
+        return True
+
+    def resolve(self, wanted=None, until_found=False, chunk=64):
+        """Return {inode: [pid, ...]} (pids ascending) for socket inodes.
+
+        `wanted` is a set of inodes to look for, or None for every socket seen.
+
+        With `until_found`, the walk reads the first `chunk` descriptors of every process (sockets
+        a service listens on are opened early; descriptors inherited over fork keep their number,
+        so a master and its workers are found in the same pass), then the rest of each process
+        only while some wanted socket still has no owner. After that only children of the owners
+        found are read to the end (a socket handed down under another number, as socket
+        activation does). A socket handed to an unrelated process over a UNIX socket, beyond its
+        first `chunk` descriptors, is then listed without that process.
+        """
+        owners = {}
+        try:
+            entries = os.listdir(self.proc_root)
+        except OSError:
+            return owners
+        pids = sorted(int(e) for e in entries if e.isdigit())
+        if not until_found or wanted is None:
+            for pid in pids:
+                if self._walk_fds(pid, owners, wanted, None, None):
+                    self.scanned += 1
+            self._sort(owners)
+            return owners
+        remaining = set(wanted)
+        holders = set()
+        partial = []
+        for pid in pids:
+            done = self._walk_fds(pid, owners, wanted, remaining, holders, 0, chunk)
+            if done is None:
+                continue
+            self.scanned += 1
+            if not done:
+                partial.append(pid)
+        leftover = []
+        for pid in partial:
+            if remaining:
+                self._walk_fds(pid, owners, wanted, remaining, holders, chunk)
+            else:
+                leftover.append(pid)
+        for pid in leftover:
+            if self._ppid(pid) in holders:
+                self._walk_fds(pid, owners, wanted, remaining, holders, chunk)
+            else:
+                self.skipped += 1
+        self._sort(owners)
         return owners
+
+    @staticmethod
+    def _sort(owners):
+        for pids in owners.values():
+            pids.sort()
 
     def process(self, pid):
         """Details of one process: pid, ppid, name (comm), exe, cmdline, uid, user.

@@ -81,10 +81,11 @@ options:
   owner_scan:
     description:
       - How far the walk of C(/proc/PID/fd) goes when O(owners=true).
-      - V(until_found) stops reading other processes' descriptors once every listed socket has an
-        owner, and then only looks into children of the owners found, so sockets shared by fork
-        (a master and its workers, socket activation) still list every holder. A socket handed to
-        an unrelated process over a UNIX socket is then listed without that process.
+      - V(until_found) reads the first 64 descriptors of every process, then the rest of each
+        process only while some listed socket still has no owner, and after that only children
+        of the owners found. Sockets shared by fork (a master and its workers, socket activation)
+        still list every holder. A socket handed to an unrelated process over a UNIX socket, at a
+        high descriptor number, is then listed without that process.
       - V(all) reads every descriptor of every process, as C(ss -p) does.
     type: str
     choices: [until_found, all]

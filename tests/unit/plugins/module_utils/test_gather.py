@@ -210,8 +210,13 @@ def test_owner_walk_until_found_follows_children_only(tmp_path):
         },
     )
     quick = OwnerResolver(proc)
-    assert quick.resolve({11}, until_found=True) == {11: [10, 11, 30]}
-    assert quick.skipped == 1 and quick.scanned == 4  # the stranger is skipped; children of holders are read
+    # chunk=0: no first pass over the low descriptors, so the stranger is never read
+    assert quick.resolve({11}, until_found=True, chunk=0) == {11: [10, 11, 30]}
+    assert quick.skipped == 1  # the stranger; children (and grandchildren) of holders are read
+    first_pass = OwnerResolver(proc)
+    # with the default first pass over low descriptors everyone holding it there is found
+    assert first_pass.resolve({11}, until_found=True) == {11: [10, 11, 12, 30]}
+    assert first_pass.skipped == 0
     full = OwnerResolver(proc)
     assert full.resolve({11}) == {11: [10, 11, 12, 30]}
     assert full.skipped == 0
