@@ -203,6 +203,12 @@ _COMPACT_INTS = frozenset(("local_port", "remote_port", "recv_q", "send_q", "ino
 
 def compact_row(sock, pids):
     """One InetSocket (and its owner pids) as a compact row string."""
+    if sock.recv_q is not None and sock.send_q is not None and sock.uid is not None and sock.inode is not None:
+        return "%s %s %s %s %d %s %d %d %d %d %d %s" % (
+            sock.proto, sock.family, sock.state, sock.local_address, sock.local_port,
+            sock.remote_address, sock.remote_port, sock.recv_q, sock.send_q, sock.inode, sock.uid,
+            (str(pids[0]) if len(pids) == 1 else ",".join(str(p) for p in pids)) if pids else "-",
+        )
     return "%s %s %s %s %d %s %d %s %s %s %s %s" % (
         sock.proto, sock.family, sock.state, sock.local_address, sock.local_port,
         sock.remote_address, sock.remote_port,

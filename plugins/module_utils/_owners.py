@@ -90,40 +90,25 @@ class OwnerResolver:
             else:
                 self._unreadable(pid)
             return None
-        readlink = os.readlink
-        seen = 0
         try:
-            with os.scandir(dir_fd) as entries:
-                for entry in entries:
-                    seen += 1
-                    if seen <= skip:
-                        continue
-                    if limit is not None and seen > skip + limit:
-                        return False
-                    try:
-                        target = readlink(entry.name, dir_fd=dir_fd)
-                    except OSError as exc:
-                        if exc.errno in (errno.EACCES, errno.EPERM):
-                            # listable but not readable (ptrace checks, another user namespace)
-                            self._unreadable(pid)
-                            return None
-                        continue  # fd closed or process gone mid-walk
-                    if not target.startswith("socket:["):
-                        continue
-                    try:
-                        inode = int(target[8:-1])
-                    except ValueError:
-                        continue
-                    if wanted is not None and inode not in wanted:
-                        continue
-                    pids = owners.get(inode)
-                    if pids is None:
-                        owners[inode] = [pid]
-                    elif pid not in pids:
-                        pids.append(pid)
-                    if remaining is not None:
-                        remaining.discard(inode)
-                        holders.add(pid)
+            if limit is None:
+                names = os.listdir(dir_fd)
+                if skip:
+                    names = names[skip:]
+                complete = True
+            else:
+                # a lazy listing: only the first entries of a process with many descriptors
+                names = []
+                complete = True
+                with os.scandir(dir_fd) as entries:
+                    for seen, entry in enumerate(entries):
+                        if seen < skip:
+                            continue
+                        if seen >= skip + limit:
+                            complete = False
+                            break
+                        names.append(entry.name)
+            found = self._read_links(pid, dir_fd, names, owners, wanted)
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ESRCH):
                 self.vanished += 1
@@ -132,7 +117,43 @@ class OwnerResolver:
             return None
         finally:
             os.close(dir_fd)
-        return True
+        if found is None:
+            self._unreadable(pid)
+            return None
+        if remaining is not None and found:
+            remaining.difference_update(found)
+            holders.add(pid)
+        return complete
+
+    @staticmethod
+    def _read_links(pid, dir_fd, names, owners, wanted):
+        """The wanted socket inodes among these fd links (recorded in `owners`), or None when the
+        links cannot be read (permission)."""
+        readlink = os.readlink
+        found = []
+        for name in names:
+            try:
+                target = readlink(name, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    # listable but not readable (ptrace checks, another user namespace)
+                    return None
+                continue  # fd closed or process gone mid-walk
+            if target[:8] != "socket:[":
+                continue
+            try:
+                inode = int(target[8:-1])
+            except ValueError:
+                continue
+            if wanted is not None and inode not in wanted:
+                continue
+            pids = owners.get(inode)
+            if pids is None:
+                owners[inode] = [pid]
+            elif pid not in pids:
+                pids.append(pid)
+            found.append(inode)
+        return found
 
     def resolve(self, wanted=None, until_found=False, chunk=64):
         """Return {inode: [pid, ...]} (pids ascending) for socket inodes.
