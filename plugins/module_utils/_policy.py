@@ -28,7 +28,11 @@ import fnmatch
 import ipaddress
 import os
 
-from ansible_collections.netaudit.netstat.plugins.module_utils._common import parse_compact_row
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
+    STATE_NAMES,
+    UNIX_STATE_NAMES,  # noqa: F401  # pylint: disable=unused-import  (re-exported for callers)
+    parse_compact_row,
+)
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -54,28 +58,7 @@ DEFAULT_SEVERITY = {
 }
 RULES = tuple(sorted(DEFAULT_SEVERITY))
 
-TCP_STATE_NAMES = (
-    "LISTEN",
-    "SYN_SENT",
-    "SYN_RECV",
-    "ESTABLISHED",
-    "FIN_WAIT1",
-    "FIN_WAIT2",
-    "CLOSE_WAIT",
-    "LAST_ACK",
-    "TIME_WAIT",
-    "CLOSING",
-    "CLOSED",
-    "UNKNOWN",
-)
-UNIX_STATE_NAMES = (
-    "LISTENING",
-    "CONNECTED",
-    "UNCONNECTED",
-    "CONNECTING",
-    "DISCONNECTING",
-    "FREE",
-)
+TCP_STATE_NAMES = STATE_NAMES  # the 12 names netstat uses (shared with the gatherer)
 
 # Bind classes a policy may name instead of an address or CIDR.
 BIND_CLASSES = (
