@@ -191,9 +191,9 @@ def exposure(address):
     return result
 
 
-# The compact connection list: `columns` names the fields, each row is one string with the values
-# separated by single spaces ("-" for none; `pids` comma-separated). One string per socket keeps a
-# 100k-socket result cheap to serialise and to move through Ansible.
+# The compact connection list: `columns` names the fields and `rows` is one text block, a line per
+# socket with the values separated by single spaces ("-" for none; `pids` comma-separated). One
+# string for the whole list keeps a 100k-socket result cheap to serialise and to move through Ansible.
 COMPACT_COLUMNS = (
     "proto", "family", "state", "local_address", "local_port", "remote_address",
     "remote_port", "recv_q", "send_q", "inode", "uid", "pids",
@@ -218,6 +218,13 @@ def compact_row(sock, pids):
         "-" if sock.uid is None else sock.uid,
         ",".join(str(p) for p in pids) if pids else "-",
     )
+
+
+def compact_rows(rows):
+    """The rows of a compact connection list: the text block split in lines (a list is taken as is)."""
+    if isinstance(rows, str):
+        return rows.splitlines()
+    return list(rows or [])
 
 
 def parse_compact_row(columns, row):

@@ -30,6 +30,7 @@ import os
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     STATE_NAMES,
+    compact_rows,
     UNIX_STATE_NAMES,  # noqa: F401  # pylint: disable=unused-import  (re-exported for callers)
     parse_compact_row,
 )
@@ -763,7 +764,7 @@ def normalise_connections(facts):
     if isinstance(conns, dict) and "columns" in conns:
         cols = list(conns.get("columns") or [])
         out = []
-        for row in conns.get("rows") or []:
+        for row in compact_rows(conns.get("rows")):
             try:
                 rec = parse_compact_row(cols, row)
             except ValueError as exc:

@@ -57,9 +57,9 @@ options:
         address, with a count.
       - V(full) returns one dictionary per socket (C(netstat -a)); costly through Ansible on busy
         hosts.
-      - V(compact) returns the same data as V(full) as C(columns) and C(rows), each row one string
-        of space-separated values (C(-) for none, owner pids comma-separated, pointing into
-        RV(ansible_facts.netstat.processes)); cheap at 100k sockets.
+      - V(compact) returns the same data as V(full) as C(columns), C(count) and C(rows), one text
+        block with a line per socket of space-separated values (C(-) for none, owner pids
+        comma-separated, pointing into RV(ansible_facts.netstat.processes)); cheap at 100k sockets.
     type: str
     choices: [none, counts, summary, full, compact]
     default: counts
@@ -157,7 +157,7 @@ EXAMPLES = r"""
 
 - name: Established connections to port 443, from the compact rows
   ansible.builtin.debug:
-    msg: "{{ ansible_facts.netstat.connections.rows | select('search', ' ESTABLISHED [^ ]+ 443 ') | list }}"
+    msg: "{{ ansible_facts.netstat.connections.rows.splitlines() | select('search', ' ESTABLISHED [^ ]+ 443 ') | list }}"
 
 - name: TIME_WAIT counts over five samples, one second apart (netstat -c)
   netaudit.netstat.netstat_facts:
@@ -351,8 +351,8 @@ ansible_facts:
               C(remote_address), C(remote_port), C(recv_q), C(send_q), C(inode), C(uid), C(user),
               C(processes).
             - V(compact) gives C(columns) (the same names, with C(pids) instead of C(user) and
-              C(processes)) and C(rows), one string per socket with the values separated by single
-              spaces, C(-) for none and pids comma-separated, for example
+              C(processes)), C(count) and C(rows), one text block with a line per socket, the
+              values separated by single spaces, C(-) for none and pids comma-separated, for example
               C(tcp ipv4 ESTABLISHED 127.0.0.1 41000 127.0.0.1 80 0 0 4242 0 812,813).
             - V(summary) gives dicts with C(proto), C(family), C(state), C(local_port) (null unless
               a listening port), C(remote_address), C(count).

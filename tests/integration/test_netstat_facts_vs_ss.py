@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import compact_rows, parse_compact_row
 from netns_helpers import COLLECTIONS, PYTHON, REPO, gather_via_ansible, normalise_address, ss_inet, ss_unix
 
 BACKENDS = ("procfs", "netlink", "psutil")
@@ -24,8 +25,9 @@ def gathered(scenario_ns):
     args = [dict(backend=b, connections="full", unix="all") for b in BACKENDS]
     args.append(dict())  # defaults
     args.append(dict(owner_scan="all"))
+    args.append(dict(connections="compact"))
     facts = gather_via_ansible(ns, args)
-    return ns, info, dict(zip(BACKENDS + ("default", "scan_all"), facts))
+    return ns, info, dict(zip(BACKENDS + ("default", "scan_all", "compact"), facts))
 
 
 def _inet_from_facts(facts):
@@ -193,3 +195,18 @@ def test_named_backend_that_cannot_run_fails_cleanly(scenario_ns, tmp_path):
     assert out["failed"] is True
     assert "does not exist" in out["msg"]
     assert "Traceback" not in out["msg"]
+
+
+def test_compact_rows_carry_what_full_dicts_carry(gathered):
+    ns, info, by_backend = gathered
+    compact = by_backend["compact"]["connections"]
+    rows = [parse_compact_row(compact["columns"], r) for r in compact_rows(compact["rows"])]
+    assert compact["count"] == len(rows) == 3  # two ESTABLISHED ends and the TIME_WAIT socket
+    full = by_backend["netlink"]["connections"]
+    as_rows = sorted((c["proto"], c["state"], c["local_address"], c["local_port"], c["remote_address"],
+                      c["remote_port"], c["recv_q"], c["inode"], sorted(p["pid"] for p in c["processes"])) for c in full)
+    assert sorted((r["proto"], r["state"], r["local_address"], r["local_port"], r["remote_address"],
+                   r["remote_port"], r["recv_q"], r["inode"], r["pids"]) for r in rows) == as_rows
+    # and against ss: the same non-listening sockets
+    theirs = [s for s in ss_inet(ns) if s["state"] not in ("LISTEN", "CLOSED")]
+    assert sorted(_key(s) for s in theirs) == sorted(_key(r) for r in rows)

@@ -131,9 +131,9 @@ def test_connection_modes(proc):
     assert counts_only["counts"]["tcp"]["ESTABLISHED"] == 1
     assert [u["path"] for u in counts_only["unix"]] == ["/run/app.sock", "@abstract"]
     compact = gather(Options(backend="procfs", proc_root=proc, connections="compact"))["connections"]
-    assert compact["columns"][-1] == "pids" and len(compact["rows"]) == 5
-    rows = [_common.parse_compact_row(compact["columns"], r) for r in compact["rows"]]
-    assert all(isinstance(r, str) for r in compact["rows"])
+    assert compact["columns"][-1] == "pids" and compact["count"] == 5
+    assert isinstance(compact["rows"], str) and len(compact["rows"].splitlines()) == 5
+    rows = [_common.parse_compact_row(compact["columns"], r) for r in _common.compact_rows(compact["rows"])]
     est = [r for r in rows if r["state"] == "ESTABLISHED" and r["proto"] == "tcp"][0]
     assert est == {"proto": "tcp", "family": "ipv4", "state": "ESTABLISHED", "local_address": "127.0.0.1",
                    "local_port": 80, "remote_address": "127.0.0.1", "remote_port": 0xD000, "recv_q": 3,

@@ -409,6 +409,13 @@ def test_scoped_state_limit_full_and_compact_connections():
         processes={"300": app, "9": proc("curl", 9)},
     )
     assert run(as_text, pol)["findings"] == r["findings"]
+    # ... and the whole list as one text block, a line per socket
+    block = facts(
+        [listener("tcp", "0.0.0.0", 8080, [app])],
+        connections={"columns": cols, "rows": "\n".join(str_rows), "count": len(str_rows)},
+        processes={"300": app, "9": proc("curl", 9)},
+    )
+    assert run(block, pol)["findings"] == r["findings"]
 
 
 def test_scoped_state_without_connections_is_incomplete():
