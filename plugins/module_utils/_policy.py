@@ -31,7 +31,7 @@ import os
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     STATE_NAMES,
     compact_rows,
-    UNIX_STATE_NAMES,  # noqa: F401  # pylint: disable=unused-import  (re-exported for callers)
+    UNIX_STATE_NAMES as _UNIX_STATE_NAMES,
     parse_compact_row,
 )
 
@@ -60,6 +60,7 @@ DEFAULT_SEVERITY = {
 RULES = tuple(sorted(DEFAULT_SEVERITY))
 
 TCP_STATE_NAMES = STATE_NAMES  # the 12 names netstat uses (shared with the gatherer)
+UNIX_STATE_NAMES = _UNIX_STATE_NAMES
 
 # Bind classes a policy may name instead of an address or CIDR.
 BIND_CLASSES = (
