@@ -163,29 +163,43 @@ def is_listener(sock, port_range=None):
 _EXPOSURE_CACHE = {}
 
 
+def normalise_ip(address):
+    """The ipaddress object of a socket address text ("::ffff:10.0.0.1" -> 10.0.0.1, scope and
+    brackets dropped), or None when it is not an address."""
+    if address is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0].strip("[]"))
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip
+
+
+def ip_exposure(ip):
+    """The exposure class of an ipaddress object (None: unknown)."""
+    if ip is None:
+        return "unknown"
+    if ip.is_unspecified:
+        return "wildcard"
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_private:
+        return "private"
+    return "public"
+
+
 def exposure(address):
     """Classify a bind address: loopback, wildcard, link-local, private, multicast, public."""
     cached = _EXPOSURE_CACHE.get(address)
     if cached is not None:
         return cached
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return "unknown"
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_unspecified:
-        result = "wildcard"
-    elif ip.is_loopback:
-        result = "loopback"
-    elif ip.is_link_local:
-        result = "link-local"
-    elif ip.is_multicast:
-        result = "multicast"
-    elif ip.is_private:
-        result = "private"
-    else:
-        result = "public"
+    result = ip_exposure(normalise_ip(address))
     if len(_EXPOSURE_CACHE) < 4096:
         _EXPOSURE_CACHE[address] = result
     return result

@@ -31,6 +31,8 @@ import os
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     STATE_NAMES,
     compact_rows,
+    ip_exposure,
+    normalise_ip,
     UNIX_STATE_NAMES as _UNIX_STATE_NAMES,
     parse_compact_row,
 )
@@ -207,33 +209,8 @@ def _as_list(value):
     return [value]
 
 
-def _norm_addr(address):
-    """ipaddress object for a socket address text ("::ffff:10.0.0.1" -> 10.0.0.1), or None."""
-    if address is None:
-        return None
-    try:
-        ip = ipaddress.ip_address(str(address).split("%", 1)[0].strip("[]"))
-    except ValueError:
-        return None
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip
-
-
-def _exposure(ip):
-    if ip is None:
-        return "unknown"
-    if ip.is_unspecified:
-        return "wildcard"
-    if ip.is_loopback:
-        return "loopback"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_private:
-        return "private"
-    return "public"
+_norm_addr = normalise_ip
+_exposure = ip_exposure
 
 
 def _endpoint(address, port):
