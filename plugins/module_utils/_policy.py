@@ -301,6 +301,7 @@ def parse_bind(spec):
 
 
 def _bind_matches(matchers, address):
+    """Whether an address matches any of the matchers of parse_bind() or parse_cidrs()."""
     ip = _norm_addr(address)
     exp = _exposure(ip)
     for kind, value in matchers:
@@ -533,18 +534,8 @@ class Entry(object):
             return False
         if self.family and conn.get("family") != self.family:
             return False
-        if self.cidrs is not None:
-            ip = _norm_addr(conn.get("remote_address"))
-            ok = False
-            for kind, value in self.cidrs:
-                if kind == "class":
-                    ok = _exposure(ip) == value
-                elif ip is not None and ip.version == value.version and ip in value:
-                    ok = True
-                if ok:
-                    break
-            if not ok:
-                return False
+        if self.cidrs is not None and not _bind_matches(self.cidrs, conn.get("remote_address")):
+            return False
         if self.ports is not None and not _port_in(conn.get("remote_port"), self.ports):
             return False
         if self.programs is not None and not _program_matches(self.programs, conn.get("processes")):
@@ -1495,10 +1486,8 @@ def _waiver_matches(waiver, finding):
                 if key == "bind":
                     if not _bind_matches(parse_bind(want), ctx["address"]):
                         return False
-                else:
-                    ip = _norm_addr(ctx["address"])
-                    if ip is None or not any(ip.version == v.version and ip in v for k, v in parse_cidrs(want) if k == "net"):
-                        return False
+                elif not _bind_matches(parse_cidrs(want), ctx["address"]):
+                    return False
             except PolicyEvalError:
                 return False
         elif key == "program":
