@@ -59,14 +59,11 @@ class OwnerResolver:
         self.scanned = 0
         self.skipped = 0
         self.unreadable = 0
-        self.unreadable_pids = []
         self.vanished = 0
         self._info = {}
 
-    def _unreadable(self, pid):
+    def _unreadable(self):
         self.unreadable += 1
-        if len(self.unreadable_pids) < 20:
-            self.unreadable_pids.append(pid)
 
     def _ppid(self, pid):
         try:
@@ -88,7 +85,7 @@ class OwnerResolver:
             if exc.errno in (errno.ENOENT, errno.ESRCH):
                 self.vanished += 1
             else:
-                self._unreadable(pid)
+                self._unreadable()
             return None
         try:
             if limit is None:
@@ -113,12 +110,12 @@ class OwnerResolver:
             if exc.errno in (errno.ENOENT, errno.ESRCH):
                 self.vanished += 1
                 return None
-            self._unreadable(pid)
+            self._unreadable()
             return None
         finally:
             os.close(dir_fd)
         if found is None:
-            self._unreadable(pid)
+            self._unreadable()
             return None
         if remaining is not None and found:
             remaining.difference_update(found)

@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
 import traceback
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
@@ -179,7 +178,3 @@ class PsutilBackend:
         info["user"] = user_name(info["uid"])
         self._info[pid] = info
         return info
-
-
-def running_as_root():
-    return hasattr(os, "geteuid") and os.geteuid() == 0
