@@ -26,7 +26,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     is_listener,
     read_port_range,
 )
-from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, user_name
+from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, owner_pids, user_name
 
 BACKENDS = ("auto", "netlink", "procfs", "psutil")
 UNIX_MODES = ("none", "listening", "bound", "all")
@@ -121,22 +121,44 @@ def select_backend(options):
 
 
 class _Sample:
-    __slots__ = ("counts", "listeners", "connections", "unix")
+    __slots__ = ("counts", "listeners", "connections", "unix", "rows", "unowned")
 
     def __init__(self, counts):
         self.counts = counts
         self.listeners = []
         self.connections = []
         self.unix = []
+        self.rows = None  # compact mode: the row strings
+        self.unowned = 0  # compact mode: rows with an inode and no known owner
 
 
-def _scan(backend, options, port_range):
-    """One pass over the socket tables: counts of everything, records of what is reported."""
+def _scan(backend, options, port_range, owners=None, final=True):
+    """One pass over the socket tables: counts of everything, records of what is reported.
+
+    In compact mode the connections become row strings as they are read (no record is kept per
+    socket); `owners` (inode -> pid or pids) is then the map from a full owner walk, or None.
+    A sample that is not the `final` one only counts (its lists would be dropped).
+    """
     inet_protocols = tuple(p for p in options.protocols if p in ("tcp", "udp"))
     counts = empty_counts(options.protocols)
     sample = _Sample(counts)
-    keep_connections = options.connections in ("summary", "full", "compact")
-    if inet_protocols:
+    mode = options.connections if final else "counts"
+    compact = mode == "compact"
+    keep_connections = mode in ("summary", "full", "compact")
+    if compact:
+        sample.rows = []
+    if inet_protocols and compact and hasattr(backend, "inet_rows"):
+        # The speed path: the backend writes the rows itself and hands back only possible listeners.
+        candidates = []
+        fast, sample.unowned = backend.inet_rows(inet_protocols, options.families, owners or {}, sample.rows, candidates)
+        for proto in inet_protocols:
+            counts[proto].update(fast.get(proto, {}))
+        for sock in candidates:
+            if is_listener(sock, port_range):
+                sample.listeners.append(sock)
+            else:
+                sample.rows.append(_compact(sock, owners, sample))
+    elif inet_protocols:
         if keep_connections:
             keep = None
         else:
@@ -152,13 +174,15 @@ def _scan(backend, options, port_range):
             records = backend.inet_sockets(inet_protocols, options.families, None)
             tally = counts
         listeners = sample.listeners
-        connections = sample.connections
+        connections = sample.rows if compact else sample.connections
         for sock in records:
             if tally is not None:
                 tally[sock.proto][sock.state] += 1
             # inline for TCP (the bulk of a busy host); UDP needs the full rule
             if (sock.state == "LISTEN") if sock.proto == "tcp" else is_listener(sock, port_range):
                 listeners.append(sock)
+            elif compact:
+                connections.append(_compact(sock, owners, sample))
             elif keep_connections:
                 connections.append(sock)
     if "unix" in options.protocols:
@@ -169,6 +193,16 @@ def _scan(backend, options, port_range):
             if mode == "all" or (mode == "bound" and usock.path) or (mode == "listening" and usock.state == "LISTENING"):
                 sample.unix.append(usock)
     return sample
+
+
+def _compact(sock, owners, sample):
+    """A compact row for one record: owners from the record (psutil) or from the owner map."""
+    pids = sock.pids
+    if not pids and owners is not None and sock.inode:
+        pids = owner_pids(owners.get(sock.inode))
+        if not pids:
+            sample.unowned += 1
+    return compact_row(sock, pids)
 
 
 def _service_name(port, proto, cache):
@@ -202,11 +236,22 @@ def gather(options):
     started = time.time()
     backend, tried = select_backend(options)
     port_range = read_port_range(options.proc_root)
+    provides_pids = getattr(backend, "provides_pids", False)
+    listed = options.connections in ("full", "compact")
+    resolver = None
+    walked = None
+    if options.owners and options.connections == "compact" and not provides_pids:
+        # Every socket is listed with its owners: one full walk first, so that the dump can turn
+        # each socket into its row at once instead of keeping 200k records for a later lookup.
+        resolver = OwnerResolver(options.proc_root)
     samples = []
     for i in range(int(options.samples)):
         if i:
             time.sleep(float(options.interval))
-        samples.append(_scan(backend, options, port_range))
+        final = i == int(options.samples) - 1
+        if resolver is not None and final:
+            walked = resolver.resolve(None)
+        samples.append(_scan(backend, options, port_range, walked, final))
     last = samples[-1]
 
     warnings = []
@@ -219,33 +264,43 @@ def gather(options):
     # Owners: pids from the backend (psutil) or one walk of /proc/PID/fd.
     pid_map = {}
     processes = {}
-    resolver = None
     if options.owners:
         wanted = set()
         for sock in last.listeners:
             if sock.inode:
                 wanted.add(sock.inode)
-        if options.connections in ("full", "compact", "summary"):
+        if options.connections == "full":
             for sock in last.connections:
                 if sock.inode:
                     wanted.add(sock.inode)
         for usock in last.unix:
             if usock.inode:
                 wanted.add(usock.inode)
-        if getattr(backend, "provides_pids", False):
+        if provides_pids:
             pid_map = backend.pid_map()
             info = backend.process
+        elif walked is not None:
+            pid_map = walked
+            info = resolver.process
         else:
             resolver = OwnerResolver(options.proc_root)
-            pid_map = resolver.resolve(wanted, until_found=options.owner_scan == "until_found") if wanted else {}
+            # A full list wants nearly every socket: read everything (in parallel) rather than
+            # stopping early.
+            until_found = options.owner_scan == "until_found" and not listed
+            pid_map = resolver.resolve(wanted, until_found=until_found) if wanted else {}
             info = resolver.process
-        for pids in pid_map.values():
-            for pid in pids:
-                if str(pid) not in processes:
-                    processes[str(pid)] = info(pid)
+        pids = set()
+        for value in pid_map.values():
+            if isinstance(value, int):
+                pids.add(value)
+            else:
+                pids.update(value)
+        for pid in sorted(pids):
+            processes[str(pid)] = info(pid)
         unreadable = getattr(resolver or backend, "unreadable", 0)
         unresolved = [inode for inode in wanted if inode and not pid_map.get(inode)]
-        if unreadable and unresolved:
+        unowned = len(unresolved) + last.unowned
+        if unreadable and unowned:
             labels = {}
             for sock in last.listeners:
                 labels[sock.inode] = "%s %s:%d" % (sock.proto, sock.local_address, sock.local_port)
@@ -253,7 +308,7 @@ def gather(options):
             reasons.append(
                 "%d socket(s) have no known owner%s and %d process(es) could not be inspected (running as "
                 "uid %d%s): their owners are unknown" % (
-                    len(unresolved),
+                    unowned,
                     " (%s%s)" % (", ".join(named[:5]), ", ..." if len(named) > 5 else "") if named else "",
                     unreadable, os.geteuid(), "" if os.geteuid() == 0 else ", not root")
             )
@@ -264,7 +319,7 @@ def gather(options):
             )
 
     def procs(inode):
-        return [processes[str(pid)] for pid in pid_map.get(inode, ())] if options.owners else []
+        return [processes[str(pid)] for pid in owner_pids(pid_map.get(inode))] if options.owners else []
 
     service_cache = {}
     listeners = []
@@ -324,12 +379,15 @@ def gather(options):
     elif mode == "compact":
         # One text block, a line per socket, sorted as text (deterministic, and far cheaper than a
         # tuple key at 100k rows). A single string costs Ansible one object, not one per socket.
-        rows = sorted(compact_row(s, pid_map.get(s.inode)) for s in conns)
+        rows = last.rows
+        rows.sort()
         facts["connections"] = {
             "columns": list(COMPACT_COLUMNS),
             "count": len(rows),
             "rows": "\n".join(rows),
         }
+        del rows
+        last.rows = None  # the text block is all that is kept
     elif mode == "summary":
         listen_ports = set((s.proto, s.local_port) for s in last.listeners)
         groups = {}

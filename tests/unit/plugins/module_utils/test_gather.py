@@ -86,8 +86,8 @@ def proc(tmp_path):
 def test_owner_walk_maps_shared_sockets_and_odd_names(proc):
     resolver = OwnerResolver(proc)
     owners = resolver.resolve()
-    assert owners[11] == [100, 101, 102]
-    assert owners[12] == [200]
+    assert owners[11] == (100, 101, 102)
+    assert owners[12] == 200  # one owner: the pid itself, not a tuple
     assert resolver.vanished == 1 and resolver.unreadable == 0
     odd = resolver.process(200)
     assert odd["name"] == "my prog (x)" and odd["ppid"] == 1
@@ -98,7 +98,7 @@ def test_owner_walk_maps_shared_sockets_and_odd_names(proc):
 
 
 def test_owner_walk_only_wanted(proc):
-    assert OwnerResolver(proc).resolve({12}) == {12: [200]}
+    assert OwnerResolver(proc).resolve({12}) == {12: 200}
 
 
 def test_gather_from_fixture_tree(proc):
@@ -211,14 +211,14 @@ def test_owner_walk_until_found_follows_children_only(tmp_path):
     )
     quick = OwnerResolver(proc)
     # chunk=0: no first pass over the low descriptors, so the stranger is never read
-    assert quick.resolve({11}, until_found=True, chunk=0) == {11: [10, 11, 30]}
+    assert quick.resolve({11}, until_found=True, chunk=0) == {11: (10, 11, 30)}
     assert quick.skipped == 1  # the stranger; children (and grandchildren) of holders are read
     first_pass = OwnerResolver(proc)
     # with the default first pass over low descriptors everyone holding it there is found
-    assert first_pass.resolve({11}, until_found=True) == {11: [10, 11, 12, 30]}
+    assert first_pass.resolve({11}, until_found=True) == {11: (10, 11, 12, 30)}
     assert first_pass.skipped == 0
     full = OwnerResolver(proc)
-    assert full.resolve({11}) == {11: [10, 11, 12, 30]}
+    assert full.resolve({11}) == {11: (10, 11, 12, 30)}
     assert full.skipped == 0
 
 
