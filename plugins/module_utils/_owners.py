@@ -77,6 +77,9 @@ def _cpus():
 # Threads reading fd links in a full walk: readlink is kernel time with the GIL released, so two
 # walkers on two CPUs finish in about 0.6 of the time of one; beyond 4 the gain is gone.
 MAX_WALKERS = 4
+# A process holding more descriptors than this is shared out between walkers in parts this size
+# (one load balancer may hold most of the sockets of the host).
+SHARE_SIZE = 1024
 _VANISHED = "vanished"
 _UNREADABLE = "unreadable"
 
@@ -125,12 +128,13 @@ class OwnerResolver:
         except (OSError, IOError, ValueError, IndexError):
             return None
 
-    def _walk_fds(self, pid, owners, wanted, remaining, holders, skip=0, limit=None):
+    def _walk_fds(self, pid, owners, wanted, remaining, holders, skip=0, limit=None, split=None):
         """Read the fd links of one process, from entry `skip` on, at most `limit` of them.
 
         Records wanted socket inodes in `owners`. Returns True when every entry was read, False
         when `limit` stopped the walk early, _VANISHED or _UNREADABLE when the process could not
-        be read.
+        be read. `split(pid, names)`, when given, takes the descriptors beyond the first
+        SHARE_SIZE of a large process, for other walkers to read.
         """
         try:
             dir_fd = os.open("%s/%d/fd" % (self.proc_root, pid), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -143,6 +147,9 @@ class OwnerResolver:
                 names = os.listdir(dir_fd)
                 if skip:
                     names = names[skip:]
+                if split is not None and len(names) > SHARE_SIZE:
+                    split(pid, names[SHARE_SIZE:])
+                    names = names[:SHARE_SIZE]
                 complete = True
             else:
                 # a lazy listing: only the first entries of a process with many descriptors
@@ -231,22 +238,33 @@ class OwnerResolver:
             for pid in pids:
                 self._count(self._walk_fds(pid, owners, wanted, None, None))
             return
+        import collections
         import threading
 
         self._lock = threading.Lock()
-        queue = iter(pids)
-        take = threading.Lock()
+        # Work items: a pid (list it, read its first SHARE_SIZE links, share out the rest) or a
+        # (pid, names) part of a large process. Parts go to the front, so idle walkers help at once.
+        work = collections.deque(pids)
         statuses = []
+
+        def share(pid, names):
+            parts = [(pid, names[i:i + SHARE_SIZE]) for i in range(0, len(names), SHARE_SIZE)]
+            work.extendleft(reversed(parts))
 
         def walker():
             done = []
             while True:
-                with take:
-                    pid = next(queue, None)
-                if pid is None:
+                try:
+                    item = work.popleft()
+                except IndexError:
                     break
-                done.append(self._walk_fds(pid, owners, wanted, None, None))
-            with take:
+                if isinstance(item, tuple):
+                    status = self._walk_part(item[0], item[1], owners, wanted)
+                    if status is _UNREADABLE:
+                        done.append(status)
+                else:
+                    done.append(self._walk_fds(item, owners, wanted, None, None, split=share))
+            with self._lock:
                 statuses.extend(done)
 
         threads = [threading.Thread(target=walker, name="netstat-owners-%d" % i) for i in range(walkers)]
@@ -256,11 +274,31 @@ class OwnerResolver:
                 thread.start()
         finally:
             for thread in threads:
-                if thread.is_alive() or thread.ident is not None:
+                if thread.ident is not None:
                     thread.join()
             self._lock = None
         for status in statuses:
             self._count(status)
+
+    def _walk_part(self, pid, names, owners, wanted):
+        """Read some fd links of one process (a part shared out by its lister)."""
+        try:
+            dir_fd = os.open("%s/%d/fd" % (self.proc_root, pid), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            return _VANISHED if exc.errno in (errno.ENOENT, errno.ESRCH) else _UNREADABLE
+        try:
+            inodes = self._read_links(dir_fd, names)
+        except OSError as exc:
+            return _VANISHED if exc.errno in (errno.ENOENT, errno.ESRCH) else _UNREADABLE
+        finally:
+            os.close(dir_fd)
+        if inodes is None:
+            return _UNREADABLE
+        if wanted is not None:
+            inodes = [inode for inode in inodes if inode in wanted]
+        if inodes:
+            self._record(owners, inodes, pid)
+        return True
 
     def resolve(self, wanted=None, until_found=False, chunk=64):
         """Return {inode: pid or (pid, ...)} for socket inodes (see the class docstring).

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from ansible_collections.netaudit.netstat.plugins.module_utils import _common
+from ansible_collections.netaudit.netstat.plugins.module_utils import _common, _owners
 from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
-from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver
+from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, _merge, owner_pids
 
 from test_procfs import TCP_HEADER, UNIX_HEADER, tcp_line, unix_line
 
@@ -229,3 +229,37 @@ def test_owner_scan_option(proc):
     # nginx master and both workers hold the listener: found either way
     assert quick["listeners"] == full["listeners"]
     assert quick["collector"]["processes_skipped"] >= 0 and full["collector"]["processes_skipped"] == 0
+
+
+@pytest.mark.parametrize("share_size", [1024, 7])
+def test_threaded_walk_equals_serial_walk(tmp_path, monkeypatch, share_size):
+    """The full walk with several walker threads maps every socket exactly as one thread does,
+    sockets shared between processes included, and counts processes the same."""
+    processes = {}
+    for pid in range(100, 160):
+        # every process holds 40 sockets of its own and one shared by all of its group of ten
+        processes[pid] = dict(comm="w%d" % pid, fds=[pid * 1000 + i for i in range(40)] + [pid // 10], ppid=1)
+    processes[170] = dict(comm="locked", fd="unreadable")
+    processes[171] = dict(comm="gone", fd="vanished")
+    proc = make_proc(tmp_path, processes)
+    # 7: every process is shared out between the walkers in parts of 7 descriptors
+    monkeypatch.setattr(_owners, "SHARE_SIZE", share_size)
+    serial = OwnerResolver(proc, walkers=1)
+    one = serial.resolve()
+    for walkers in (2, 4, 8):
+        threaded = OwnerResolver(proc, walkers=walkers)
+        assert threaded.resolve() == one
+        assert (threaded.scanned, threaded.unreadable, threaded.vanished) == (serial.scanned, serial.unreadable, serial.vanished)
+    assert one[12] == tuple(range(120, 130))
+    assert one[120005] == 120
+    assert len(one) == 60 * 40 + 6
+    assert (serial.scanned, serial.unreadable, serial.vanished) == (60, 1, 1)
+    wanted = OwnerResolver(proc, walkers=3).resolve({12, 150001, 999})
+    assert wanted == {12: tuple(range(120, 130)), 150001: 150}
+
+
+def test_owner_map_values():
+    assert owner_pids(None) == () and owner_pids(5) == (5,) and owner_pids((1, 2)) == (1, 2)
+    assert _merge(5, 5) == 5
+    assert _merge(5, 3) == (3, 5) and _merge(3, 5) == (3, 5)
+    assert _merge((3, 5), 4) == (3, 4, 5) and _merge((3, 5), 5) == (3, 5)

@@ -18,6 +18,7 @@ import pytest
 from ansible_collections.netaudit.netstat.plugins.module_utils import (
     _common,
     _netlink,
+    _owners,
 )
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "netlink")
@@ -472,3 +473,138 @@ def test_state_counts_on_replayed_replies(monkeypatch):
     assert counts["unix"]["LISTENING"] == 2
     assert sum(counts["unix"].values()) == len(EXPECTED["unix"])
     assert all(s.closed for s in queue)
+
+
+# -- decode_inet_rows: the compact-list speed path ---------------------------------------------
+
+
+def _owner_map(records):
+    """Owners for the fixture's sockets: one pid, two pids (shared over fork), or none."""
+    owners = {}
+    for i, rec in enumerate(sorted(r.inode for r in records if r.inode)):
+        if i % 3 == 0:
+            owners[rec] = 100 + i
+        elif i % 3 == 1:
+            owners[rec] = (7, 100 + i)
+    return owners
+
+
+def _is_candidate(rec):
+    return rec.state == "LISTEN" if rec.proto == "tcp" else rec.remote_port == 0
+
+
+@pytest.mark.parametrize(
+    "name, proto",
+    [("tcp4_all.bin", "tcp"), ("tcp6_all.bin", "tcp"), ("udp4_all.bin", "udp"), ("udp6_all.bin", "udp")],
+)
+def test_rows_decoder_equals_records_then_compact_row(name, proto):
+    """decode_inet_rows gives, for every socket, exactly what decode_inet_messages + compact_row give."""
+    data = _read(name)
+    records, _done = _netlink.decode_inet_messages(data, proto, ifname=_ifname)
+    owners = _owner_map(records)
+    tally = [0] * 256
+    keep = []
+    rows, done, unowned = _netlink.decode_inet_rows(data, proto, owners, tally, keep, ifname=_ifname)
+    assert done
+    expected_rows = []
+    expected_keep = []
+    expected_unowned = 0
+    for rec in records:
+        if _is_candidate(rec):
+            expected_keep.append(rec)
+            continue
+        pids = _owners.owner_pids(owners.get(rec.inode)) if rec.inode else ()
+        if rec.inode and not pids:
+            expected_unowned += 1
+        expected_rows.append(_common.compact_row(rec, list(pids)))
+    assert rows == expected_rows
+    assert keep == expected_keep
+    assert unowned == expected_unowned
+    by_name = {}
+    for code, n in enumerate(tally):
+        if n:
+            by_name[_netlink._TCP_STATE_BY_CODE[code]] = by_name.get(_netlink._TCP_STATE_BY_CODE[code], 0) + n
+    expected_counts = {}
+    for rec in records:
+        expected_counts[rec.state] = expected_counts.get(rec.state, 0) + 1
+    assert by_name == expected_counts
+    # the rows parse back through the documented columns
+    for row in rows:
+        parsed = _common.parse_compact_row(_common.COMPACT_COLUMNS, row)
+        assert parsed["proto"] == proto
+
+
+def test_rows_decoder_shared_owner_text():
+    data = _read("tcp4_all.bin")
+    records, _done = _netlink.decode_inet_messages(data, "tcp")
+    conn = [r for r in records if r.inode and r.state == "ESTABLISHED"][0]
+    rows, _done, unowned = _netlink.decode_inet_rows(data, "tcp", {conn.inode: (3, 12)}, [0] * 256, [])
+    row = [r for r in rows if r.split(" ")[9] == str(conn.inode)][0]
+    assert row.endswith(" 3,12")
+    assert unowned == sum(1 for r in records if r.inode and not _is_candidate(r)) - 1
+
+
+def test_rows_decoder_chunked_equals_whole():
+    data = _read("tcp6_all.bin")
+    whole = _netlink.decode_inet_rows(data, "tcp", {}, [0] * 256, [], ifname=_ifname)[0]
+    parts = []
+    for msg in _split_messages(data):
+        parts.extend(_netlink.decode_inet_rows(msg, "tcp", {}, [0] * 256, [], ifname=_ifname)[0])
+    assert parts == whole
+
+
+@pytest.mark.parametrize(
+    "name, needle",
+    [
+        ("tcp6_truncated_body.bin", "truncated message"),
+        ("tcp6_truncated_header.bin", "truncated message header"),
+        ("tcp6_short_msg.bin", "inet_diag_msg too short"),
+    ],
+)
+def test_rows_decoder_malformed_replies(name, needle):
+    with pytest.raises(_netlink.NetlinkParseError) as exc:
+        _netlink.decode_inet_rows(_read(name), "tcp", {}, [0] * 256, [])
+    assert needle in str(exc.value) and f"at offset {exc.value.offset}" in str(exc.value)
+
+
+def test_rows_decoder_errors_and_prefixes():
+    with pytest.raises(_netlink.NetlinkError):
+        _netlink.decode_inet_rows(_read("error_enoent.bin"), "tcp", {}, [0] * 256, [])
+    data = bytearray(_read("tcp4_all.bin"))
+    data[16] = 99
+    with pytest.raises(_netlink.NetlinkParseError, match="unexpected address family 99"):
+        _netlink.decode_inet_rows(bytes(data), "tcp", {}, [0] * 256, [])
+    data = _read("tcp6_all.bin")
+    for cut in range(len(data)):
+        try:
+            _netlink.decode_inet_rows(data[:cut], "tcp", {}, [0] * 256, [])
+        except _common.ParseError:
+            pass
+
+
+def test_inet_rows_on_replayed_replies(monkeypatch):
+    files = {
+        ("tcp", 2): "tcp4_all.bin",
+        ("tcp", 10): "tcp6_all.bin",
+        ("udp", 2): "udp4_all.bin",
+        ("udp", 10): "udp6_all.bin",
+    }
+    opened = []
+
+    class Sock(_FakeSock):
+        def sendall(self, data):
+            self.sent.append(data)
+            family, proto = data[16], data[17]
+            self.replies = _split_messages(_read(files[({6: "tcp", 17: "udp"}[proto], family)]))
+
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_open", lambda self: opened.append(Sock([])) or opened[-1])
+    rows, keep = [], []
+    counts, unowned = _netlink.NetlinkBackend().inet_rows(("tcp", "udp"), ("ipv4", "ipv6"), {}, rows, keep)
+    everything = []
+    for (proto, _family), name in sorted(files.items()):
+        everything.extend(_netlink.decode_inet_messages(_read(name), proto)[0])
+    assert len(rows) + len(keep) == len(everything)
+    assert sum(counts["tcp"].values()) + sum(counts["udp"].values()) == len(everything)
+    assert counts["tcp"]["LISTEN"] == sum(1 for r in everything if r.proto == "tcp" and r.state == "LISTEN")
+    assert unowned == sum(1 for r in everything if r.inode and not _is_candidate(r))
+    assert len(opened) == 4 and all(s.closed for s in opened)
