@@ -410,7 +410,7 @@ TARGETS = [
     ("Ansible task default <= 1.5x ansible -m ping", 50000, "ansible task default", "ansible -m ping", 1.5),
     ("full list (compact form) through Ansible <= 2x counts-only task", 100000, "playbook: netstat_facts compact",
      "playbook: netstat_facts default", 2.0),
-    ("Ansible task default >= 20x faster than listen_ports_facts", None, "ansible task default",
+    ("Ansible task default >= 20x faster than listen_ports_facts (500 processes)", "procs", "ansible task default",
      "listen_ports_facts", -20),
     ("module peak RSS <= 64 MiB, default options", 50000, "module default (direct)", "rss", 64),
     ("module peak RSS <= 100 MiB, full list (compact form)", 100000, "module compact (direct)", "rss", 100),
@@ -422,7 +422,11 @@ def check_targets(runs):
     lines = []
     for desc, n, row, other, limit in TARGETS:
         for run in runs:
-            if n is not None and run["n"] != n:
+            if n == "procs":
+                # the many-processes variant: at least 500 extra processes in the namespace
+                if run.get("idle_procs", 0) + run.get("listener_procs", 0) < 500:
+                    continue
+            elif n is not None and run["n"] != n:
                 continue
             res = run["results"]
             label = "N=%d%s%s" % (run["n"], ", %d idle processes" % run["idle_procs"] if run["idle_procs"] else "",

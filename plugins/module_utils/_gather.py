@@ -423,7 +423,8 @@ def gather(options):
             })
         facts["unix"] = unix
 
-    if options.owners:
+    if options.owners and mode == "compact":
+        # the rows name owners by pid; every other form carries the process dicts in its entries
         facts["processes"] = processes
 
     if len(samples) > 1:

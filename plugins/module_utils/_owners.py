@@ -354,25 +354,30 @@ class OwnerResolver:
         base = "%s/%d" % (self.proc_root, pid)
         name = ppid = uid = exe = cmdline = None
         try:
-            stat = _text(_read(base + "/stat", "rb"))
-            # comm is between the first '(' and the last ')': it may hold spaces and parens.
-            lpar, rpar = stat.index("("), stat.rindex(")")
-            name = stat[lpar + 1:rpar]
-            ppid = int(stat[rpar + 2:].split()[1])
-        except (OSError, IOError, ValueError, IndexError):
-            pass
-        try:
             comm = _text(_read(base + "/comm", "rb"))
             name = comm[:-1] if comm.endswith("\n") else comm
         except (OSError, IOError):
             pass
         try:
             for line in _read(base + "/status", "rb").split(b"\n"):
-                if line.startswith(b"Uid:"):
+                if line.startswith(b"PPid:"):
+                    ppid = int(line.split()[1])
+                elif line.startswith(b"Uid:"):
                     uid = int(line.split()[1])
-                    break
+                    break  # Uid comes after Name and PPid
         except (OSError, IOError, ValueError, IndexError):
             pass
+        if name is None or ppid is None:
+            try:
+                stat = _text(_read(base + "/stat", "rb"))
+                # comm is between the first '(' and the last ')': it may hold spaces and parens.
+                lpar, rpar = stat.index("("), stat.rindex(")")
+                if name is None:
+                    name = stat[lpar + 1:rpar]
+                if ppid is None:
+                    ppid = int(stat[rpar + 2:].split()[1])
+            except (OSError, IOError, ValueError, IndexError):
+                pass
         try:
             exe = os.readlink(base + "/exe")
         except OSError:

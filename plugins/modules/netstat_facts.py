@@ -359,9 +359,12 @@ ansible_facts:
           type: raw
           returned: when O(connections) is V(summary), V(full) or V(compact)
         processes:
-          description: Every owner seen, keyed by pid (as a string).
+          description:
+            - Every owner seen, keyed by pid (as a string), for the C(pids) of compact rows.
+            - Only with O(connections=compact); in the other forms each socket carries its own
+              process dicts, and the same dicts again would only cost time on a busy host.
           type: dict
-          returned: when O(owners=true)
+          returned: when O(owners=true) and O(connections=compact)
         unix:
           description: UNIX domain sockets chosen by O(unix).
           type: list

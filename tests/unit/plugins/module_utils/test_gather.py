@@ -121,7 +121,7 @@ def test_gather_from_fixture_tree(proc):
     assert len(conns) == 5  # 3 tcp non-listeners + the ephemeral and the connected udp socket
     est = [x for x in conns if x["state"] == "ESTABLISHED" and x["proto"] == "tcp"][0]
     assert est["recv_q"] == 3 and [p["pid"] for p in est["processes"]] == [101]
-    assert sorted(facts["processes"]) == ["100", "101", "102", "200", "201"]
+    assert "processes" not in facts  # each entry carries its own process dicts
     assert [u["inode"] for u in facts["unix"]] == [21, 20, 22]  # unbound first, then by path
 
 
@@ -130,7 +130,11 @@ def test_connection_modes(proc):
     assert "connections" not in counts_only
     assert counts_only["counts"]["tcp"]["ESTABLISHED"] == 1
     assert [u["path"] for u in counts_only["unix"]] == ["/run/app.sock", "@abstract"]
-    compact = gather(Options(backend="procfs", proc_root=proc, connections="compact"))["connections"]
+    compact_facts = gather(Options(backend="procfs", proc_root=proc, connections="compact"))
+    # the rows' pids point into `processes`: every owner seen, the listeners' ones included
+    assert sorted(compact_facts["processes"]) == ["100", "101", "102", "200", "201"]
+    assert compact_facts["processes"]["101"]["name"] == "nginx"
+    compact = compact_facts["connections"]
     assert compact["columns"][-1] == "pids" and compact["count"] == 5
     assert isinstance(compact["rows"], str) and len(compact["rows"].splitlines()) == 5
     rows = [_common.parse_compact_row(compact["columns"], r) for r in _common.compact_rows(compact["rows"])]
@@ -263,3 +267,16 @@ def test_owner_map_values():
     assert _merge(5, 5) == 5
     assert _merge(5, 3) == (3, 5) and _merge(3, 5) == (3, 5)
     assert _merge((3, 5), 4) == (3, 4, 5) and _merge((3, 5), 5) == (3, 5)
+
+
+def test_process_details_from_status_and_comm(tmp_path):
+    """ppid and uid come from status (as on Linux); stat is read only when status lacks them."""
+    proc = make_proc(tmp_path, {300: dict(comm="svc (x)", ppid=5, uid=7)})
+    base = tmp_path / "300"
+    (base / "status").write_text("Name:\tsvc (x)\nUmask:\t0022\nState:\tS\nPPid:\t42\nUid:\t1001\t1001\t1001\t1001\n")
+    info = OwnerResolver(proc).process(300)
+    assert (info["name"], info["ppid"], info["uid"]) == ("svc (x)", 42, 1001)
+    (base / "comm").unlink()
+    (base / "status").write_text("Name:\tsvc\n")
+    info = OwnerResolver(proc).process(300)
+    assert (info["name"], info["ppid"], info["uid"]) == ("svc (x)", 5, None)
