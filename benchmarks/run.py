@@ -466,6 +466,7 @@ def main():
     ap.add_argument("--listener-procs", type=int, default=0,
                     help="extra processes each listening on its own TCP port (at most 535: ports 65001-65535)")
     ap.add_argument("--rows", default="", help="only rows whose group or name contains one of these comma-separated words")
+    ap.add_argument("--skip", default="", help="leave out rows whose name contains one of these comma-separated words")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per run before it counts as failed")
     ap.add_argument("--python", default=VENV_PY if os.path.exists(VENV_PY) else sys.executable)
     ap.add_argument("--list", action="store_true", help="list the rows and exit")
@@ -482,6 +483,9 @@ def main():
     if args.rows:
         words = [w.strip().lower() for w in args.rows.split(",") if w.strip()]
         rows = [r for r in ROWS if r.group in words or any(w in r.name.lower() for w in words) or r.name == REFERENCE]
+    if args.skip:
+        words = [w.strip().lower() for w in args.skip.split(",") if w.strip()]
+        rows = [r for r in rows if not any(w in r.name.lower() for w in words) or r.name == REFERENCE]
     # Byte-compile the collection's Python, as pip did for psutil when it installed it: otherwise
     # every in-process row pays for compiling our sources (PYTHONDONTWRITEBYTECODE is common in CI).
     compileall.compile_dir(os.path.join(REPO, "plugins"), quiet=1)
