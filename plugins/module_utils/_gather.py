@@ -121,7 +121,7 @@ def select_backend(options):
 
 
 class _Sample:
-    __slots__ = ("counts", "listeners", "connections", "unix", "rows", "unowned")
+    __slots__ = ("counts", "listeners", "connections", "unix", "rows", "unowned", "row_owners")
 
     def __init__(self, counts):
         self.counts = counts
@@ -130,6 +130,7 @@ class _Sample:
         self.unix = []
         self.rows = None  # compact mode: the row strings
         self.unowned = 0  # compact mode: rows with an inode and no known owner
+        self.row_owners = {}  # compact mode: the owners (pid or tuple of pids) the rows name -> their text
 
 
 def _scan(backend, options, port_range, owners=None, final=True):
@@ -150,7 +151,8 @@ def _scan(backend, options, port_range, owners=None, final=True):
     if inet_protocols and compact and hasattr(backend, "inet_rows"):
         # The speed path: the backend writes the rows itself and hands back only possible listeners.
         candidates = []
-        fast, sample.unowned = backend.inet_rows(inet_protocols, options.families, owners or {}, sample.rows, candidates)
+        fast, sample.unowned = backend.inet_rows(inet_protocols, options.families, owners or {}, sample.rows, candidates,
+                                                 sample.row_owners)
         for proto in inet_protocols:
             counts[proto].update(fast.get(proto, {}))
         for sock in candidates:
@@ -202,6 +204,8 @@ def _compact(sock, owners, sample):
         pids = owner_pids(owners.get(sock.inode))
         if not pids:
             sample.unowned += 1
+    if pids:
+        sample.row_owners[tuple(pids)] = None
     return compact_row(sock, pids)
 
 
@@ -289,11 +293,12 @@ def gather(options):
             until_found = options.owner_scan == "until_found" and not listed
             pid_map = resolver.resolve(wanted, until_found=until_found) if wanted else {}
             info = resolver.process
+        # The owners of what is listed (a full walk maps every socket of the host).
         pids = set()
-        for value in pid_map.values():
+        for value in list(last.row_owners) + [pid_map.get(inode) for inode in wanted]:
             if isinstance(value, int):
                 pids.add(value)
-            else:
+            elif value:
                 pids.update(value)
         for pid in sorted(pids):
             processes[str(pid)] = info(pid)

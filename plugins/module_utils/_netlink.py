@@ -707,13 +707,15 @@ class NetlinkBackend:
 
                 yield from self._dump(request, decode, f"{proto}/{family} inet_diag")
 
-    def inet_rows(self, protocols, families, owners, rows, keep):
+    def inet_rows(self, protocols, families, owners, rows, keep, pid_text=None):
         """Every TCP/UDP socket as a compact row appended to `rows` (see decode_inet_rows), the
         possible listeners as records appended to `keep`. Returns (counts per protocol as
-        {state name: n}, rows without a known owner)."""
+        {state name: n}, rows without a known owner). `pid_text` (a dict) collects the owner
+        values the rows name, with their text."""
         counts = {}
         unowned = 0
-        pid_text = {}
+        if pid_text is None:
+            pid_text = {}
         for proto in protocols:
             if proto not in _PROTO_NUMBERS:
                 continue

@@ -207,6 +207,14 @@ def test_compact_rows_carry_what_full_dicts_carry(gathered):
                       c["remote_port"], c["recv_q"], c["inode"], sorted(p["pid"] for p in c["processes"])) for c in full)
     assert sorted((r["proto"], r["state"], r["local_address"], r["local_port"], r["remote_address"],
                    r["remote_port"], r["recv_q"], r["inode"], r["pids"]) for r in rows) == as_rows
+    # every owner a row names is described in `processes`, and nothing else is there but the
+    # owners of the listed listeners and UNIX sockets
+    processes = by_backend["compact"]["processes"]
+    named = set(str(pid) for r in rows for pid in r["pids"])
+    named.update(str(p["pid"]) for entry in by_backend["compact"]["listeners"] + by_backend["compact"].get("unix", [])
+                 for p in entry["processes"])
+    assert named and set(processes) == named
+    assert all(processes[pid]["pid"] == int(pid) and processes[pid]["name"] for pid in named)
     # and against ss: the same non-listening sockets
     theirs = [s for s in ss_inet(ns) if s["state"] not in ("LISTEN", "CLOSED")]
     assert sorted(_key(s) for s in theirs) == sorted(_key(r) for r in rows)

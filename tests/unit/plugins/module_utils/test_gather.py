@@ -280,3 +280,24 @@ def test_process_details_from_status_and_comm(tmp_path):
     (base / "status").write_text("Name:\tsvc\n")
     info = OwnerResolver(proc).process(300)
     assert (info["name"], info["ppid"], info["uid"]) == ("svc (x)", 5, None)
+
+
+def test_compact_processes_are_the_owners_of_what_is_listed(tmp_path):
+    """The full walk of a compact gather maps every socket of the host, but `processes` holds only
+    the owners of listed sockets (not, say, a process holding only a socket of another table)."""
+    proc = make_proc(
+        tmp_path,
+        {
+            10: dict(comm="server", fds=[11]),
+            20: dict(comm="client", fds=[13]),
+            30: dict(comm="elsewhere", fds=[99]),  # a socket in no table gathered here
+        },
+        tcp=[
+            tcp_line(0, "00000000:0050", "00000000:0000", LISTEN, inode=11),
+            tcp_line(1, "0100007F:D000", "0100007F:0050", 0x01, inode=13),
+        ],
+    )
+    facts = gather(Options(backend="procfs", proc_root=proc, connections="compact", unix="none"))
+    assert sorted(facts["processes"]) == ["10", "20"]
+    assert facts["connections"]["rows"].endswith(" 20")
+    assert facts["collector"]["complete"] is True
