@@ -87,6 +87,9 @@ options:
         still list every holder. A socket handed to an unrelated process over a UNIX socket, at a
         high descriptor number, is then listed without that process.
       - V(all) reads every descriptor of every process, as C(ss -p) does.
+      - With O(connections=full) or O(connections=compact) nearly every socket is listed, so every
+        descriptor is read whatever this says, by up to 4 threads (no more than the CPUs this
+        process may use); a process holding more than 1024 descriptors is shared out between them.
     type: str
     choices: [until_found, all]
     default: until_found
