@@ -301,3 +301,13 @@ def test_compact_processes_are_the_owners_of_what_is_listed(tmp_path):
     assert sorted(facts["processes"]) == ["10", "20"]
     assert facts["connections"]["rows"].endswith(" 20")
     assert facts["collector"]["complete"] is True
+
+
+def test_large_full_list_warns_towards_compact(proc, monkeypatch):
+    from ansible_collections.netaudit.netstat.plugins.module_utils import _gather
+
+    assert not [w for w in gather(Options(backend="procfs", proc_root=proc, connections="full"))["collector"]["warnings"]
+                if "compact" in w]
+    monkeypatch.setattr(_gather, "FULL_LIST_WARN", 2)
+    warnings = gather(Options(backend="procfs", proc_root=proc, connections="full"))["collector"]["warnings"]
+    assert any("connections=full returned 5 dicts" in w and "connections=compact" in w for w in warnings)
