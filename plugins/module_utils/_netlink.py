@@ -216,14 +216,45 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
     seen. `proto` is the protocol the dump was for (inet_diag_msg does not carry it); `ifname`
     maps an interface index to a name. Raises NetlinkError for NLMSG_ERROR and
     NetlinkParseError for malformed input.
+    """
+    records, done, _unowned = _decode_inet(buf, proto, ifname, None, None, None, None)
+    return records, done
 
-    This is the speed path (one call per socket on a busy host): the message header and the
+
+def decode_inet_rows(buf, proto, owners, tally, keep, ifname=interface_name, pid_text=None):
+    """Decode inet_diag replies straight into compact rows (``_common.COMPACT_COLUMNS``).
+
+    The speed path of a full connection list at 100k sockets: no record is kept per socket.
+    Returns ``(rows, done, unowned)``: the row strings, whether NLMSG_DONE was seen, and how many
+    rows have an inode but no owner in `owners`. Every socket's state code is counted in `tally`
+    (a list of 256). Sockets that may be listeners (TCP LISTEN, and UDP sockets with no remote
+    port) become no row: they are appended to `keep` as ``_common.InetSocket`` records, for the
+    caller to apply the listener rule.
+
+    `owners` maps an inode to a pid or a tuple of pids (``_owners.OwnerResolver.resolve``);
+    `pid_text` (a dict) caches the text of each owner value met. Malformed input raises exactly
+    as ``decode_inet_messages`` does.
+    """
+    return _decode_inet(buf, proto, ifname, owners, tally, keep, {} if pid_text is None else pid_text)
+
+
+def _decode_inet(buf, proto, ifname, owners, tally, keep, pid_text):
+    """The inet_diag decoder behind decode_inet_messages (`owners` None: a record per socket)
+    and decode_inet_rows (a row per socket, records only for possible listeners).
+
+    This is the speed path (one pass per socket on a busy host): the message header and the
     fixed inet_diag_msg are checked for every message; attributes are walked (and checked)
     only where one is read, i.e. INET_DIAG_SKV6ONLY of AF_INET6 sockets in LISTEN or CLOSE.
     """
     what = "inet_diag"
     out = []
     append = out.append
+    rows_mode = owners is not None
+    if rows_mode:
+        owner_of = owners.get
+        records = keep
+    else:
+        records = out
     new = tuple.__new__
     cls = _common.InetSocket
     states = _TCP_STATE_BY_CODE
@@ -234,98 +265,6 @@ def decode_inet_messages(buf, proto="tcp", ifname=interface_name):
         addr4.clear()
     if len(addr6) > 65536:
         addr6.clear()
-    hdr = _NLHDR_LEN_TYPE.unpack_from
-    unpack4 = _INET_MSG4.unpack_from
-    unpack6 = _INET_MSG6.unpack_from
-    listen = TCP_LISTEN if proto == "tcp" else -1
-    end = len(buf)
-    off = 0
-    while off < end:
-        if end - off < _NLMSGHDR_SIZE:
-            _next_header(buf, off, end, what)  # raises: truncated header
-        mlen, mtype = hdr(buf, off)
-        if mlen > end - off or (
-            mlen < INET_MSG_SIZE and (mtype == SOCK_DIAG_BY_FAMILY or mlen < _NLMSGHDR_SIZE)
-        ):
-            _bad_length(buf, off, end, INET_MSG_SIZE, "inet_diag_msg", what)
-        if mtype == SOCK_DIAG_BY_FAMILY:
-            fam = buf[off + 16]
-            if fam == AF_INET:
-                _mlen, _mtype, _fam, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack4(buf, off)
-                family = "ipv4"
-                laddr = addr4.get(src)
-                if laddr is None:
-                    laddr = addr4[src] = ntop(AF_INET, src)
-                raddr = addr4.get(dst)
-                if raddr is None:
-                    raddr = addr4[dst] = ntop(AF_INET, dst)
-                v6only = None
-            elif fam == AF_INET6:
-                _mlen, _mtype, _fam, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack6(buf, off)
-                family = "ipv6"
-                laddr = addr6.get(src)
-                if laddr is None:
-                    laddr = addr6[src] = ntop(AF_INET6, src)
-                raddr = addr6.get(dst)
-                if raddr is None:
-                    raddr = addr6[dst] = ntop(AF_INET6, dst)
-                if ifx:
-                    # Scoped (link-local) addresses carry the interface: fe80::1%eth0.
-                    if src[0] == 0xFE and src[1] & 0xC0 == 0x80:
-                        laddr = laddr + "%" + ifname(ifx)
-                    if dst[0] == 0xFE and dst[1] & 0xC0 == 0x80:
-                        raddr = raddr + "%" + ifname(ifx)
-                v6only = None
-                if st == TCP_LISTEN or st == TCP_CLOSE:
-                    v6only = _inet_v6only(buf, off + INET_MSG_SIZE, off + mlen, what)
-            else:
-                raise NetlinkParseError(what, off, f"unexpected address family {fam}")
-            if st == listen:
-                # rqueue: current accept queue; wqueue: its limit (listen backlog).
-                append(new(cls, ("tcp", family, "LISTEN", laddr, (s0 << 8) | s1, raddr,
-                                 (d0 << 8) | d1, rq, 0, uid, ino, wq, v6only,
-                                 ifname(ifx) if ifx else None, None)))
-            else:
-                append(new(cls, (proto, family, states[st], laddr, (s0 << 8) | s1, raddr,
-                                 (d0 << 8) | d1, rq, wq, uid, ino, None, v6only,
-                                 ifname(ifx) if ifx else None, None)))
-        elif mtype == NLMSG_DONE:
-            _check_done(buf, off, mlen, what)
-            return out, True
-        elif mtype == NLMSG_ERROR:
-            _check_error(buf, off, mlen, what)
-        # NLMSG_NOOP and anything else: skip.
-        off += (mlen + 3) & ~3
-    return out, False
-
-
-def decode_inet_rows(buf, proto, owners, tally, keep, ifname=interface_name, pid_text=None):
-    """Decode inet_diag replies straight into compact rows (``_common.COMPACT_COLUMNS``).
-
-    The speed path of a full connection list at 100k sockets: no record is kept per socket.
-    Returns ``(rows, done, unowned)``: the row strings, whether NLMSG_DONE was seen, and how many
-    rows have an inode but no owner in `owners`. Every socket's state code is counted in `tally`
-    (a list of 256). Sockets that may be listeners (TCP LISTEN, and UDP sockets with no remote
-    port) become no row: they are appended to `keep` as ``_common.InetSocket`` records, decoded by
-    ``decode_inet_messages``, for the caller to apply the listener rule.
-
-    `owners` maps an inode to a pid or a tuple of pids (``_owners.OwnerResolver.resolve``).
-    Malformed input raises NetlinkParseError exactly as ``decode_inet_messages`` does.
-    """
-    what = "inet_diag"
-    rows = []
-    append = rows.append
-    states = _TCP_STATE_BY_CODE
-    ntop = socket.inet_ntop
-    addr4 = _ADDR4_CACHE
-    addr6 = _ADDR6_CACHE
-    if len(addr4) > 65536:
-        addr4.clear()
-    if len(addr6) > 65536:
-        addr6.clear()
-    if pid_text is None:
-        pid_text = {}
-    owner_of = owners.get
     hdr = _NLHDR_LEN_TYPE.unpack_from
     unpack4 = _INET_MSG4.unpack_from
     unpack6 = _INET_MSG6.unpack_from
@@ -348,15 +287,18 @@ def decode_inet_rows(buf, proto, owners, tally, keep, ifname=interface_name, pid
             fam = buf[off + 16]
             if fam == AF_INET:
                 _mlen, _mtype, _fam, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack4(buf, off)
+                family = "ipv4"
+                prefix = prefix4
                 laddr = addr4.get(src)
                 if laddr is None:
                     laddr = addr4[src] = ntop(AF_INET, src)
                 raddr = addr4.get(dst)
                 if raddr is None:
                     raddr = addr4[dst] = ntop(AF_INET, dst)
-                prefix = prefix4
             elif fam == AF_INET6:
                 _mlen, _mtype, _fam, st, s0, s1, d0, d1, src, dst, ifx, rq, wq, uid, ino = unpack6(buf, off)
+                family = "ipv6"
+                prefix = prefix6
                 laddr = addr6.get(src)
                 if laddr is None:
                     laddr = addr6[src] = ntop(AF_INET6, src)
@@ -364,18 +306,17 @@ def decode_inet_rows(buf, proto, owners, tally, keep, ifname=interface_name, pid
                 if raddr is None:
                     raddr = addr6[dst] = ntop(AF_INET6, dst)
                 if ifx:
+                    # Scoped (link-local) addresses carry the interface: fe80::1%eth0.
                     if src[0] == 0xFE and src[1] & 0xC0 == 0x80:
                         laddr = laddr + "%" + ifname(ifx)
                     if dst[0] == 0xFE and dst[1] & 0xC0 == 0x80:
                         raddr = raddr + "%" + ifname(ifx)
-                prefix = prefix6
             else:
                 raise NetlinkParseError(what, off, f"unexpected address family {fam}")
-            tally[st] += 1
-            if st == listen or (udp and not d0 and not d1):
-                keep.extend(decode_inet_messages(buf[off:off + mlen], proto, ifname)[0])
-            else:
-                owner = owner_of(ino) if ino else None
+            if rows_mode and st != listen and (d0 or d1 or not udp):
+                # a connection: its row, owners included
+                tally[st] += 1
+                owner = owner_of(ino)  # inode 0 (TIME_WAIT, requests) is never in the map
                 if owner is None:
                     pids = "-"
                     if ino:
@@ -388,13 +329,29 @@ def decode_inet_rows(buf, proto, owners, tally, keep, ifname=interface_name, pid
                         )
                 append(f"{prefix}{states[st]} {laddr} {(s0 << 8) | s1} {raddr} {(d0 << 8) | d1} "
                        f"{rq} {wq} {ino} {uid} {pids}")
+            else:
+                if rows_mode:
+                    tally[st] += 1
+                v6only = None
+                if fam == AF_INET6 and (st == TCP_LISTEN or st == TCP_CLOSE):
+                    v6only = _inet_v6only(buf, off + INET_MSG_SIZE, off + mlen, what)
+                if st == listen:
+                    # rqueue: current accept queue; wqueue: its limit (listen backlog).
+                    records.append(new(cls, ("tcp", family, "LISTEN", laddr, (s0 << 8) | s1, raddr,
+                                             (d0 << 8) | d1, rq, 0, uid, ino, wq, v6only,
+                                             ifname(ifx) if ifx else None, None)))
+                else:
+                    records.append(new(cls, (proto, family, states[st], laddr, (s0 << 8) | s1, raddr,
+                                             (d0 << 8) | d1, rq, wq, uid, ino, None, v6only,
+                                             ifname(ifx) if ifx else None, None)))
         elif mtype == NLMSG_DONE:
             _check_done(buf, off, mlen, what)
-            return rows, True, unowned
+            return out, True, unowned
         elif mtype == NLMSG_ERROR:
             _check_error(buf, off, mlen, what)
+        # NLMSG_NOOP and anything else: skip.
         off += (mlen + 3) & ~3
-    return rows, False, unowned
+    return out, False, unowned
 
 
 def _inet_v6only(buf, a, mend, what):

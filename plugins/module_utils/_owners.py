@@ -128,13 +128,14 @@ class OwnerResolver:
         except (OSError, IOError, ValueError, IndexError):
             return None
 
-    def _walk_fds(self, pid, owners, wanted, remaining, holders, skip=0, limit=None, split=None):
+    def _walk_fds(self, pid, owners, wanted, remaining, holders, skip=0, limit=None, split=None, names=None):
         """Read the fd links of one process, from entry `skip` on, at most `limit` of them.
 
         Records wanted socket inodes in `owners`. Returns True when every entry was read, False
         when `limit` stopped the walk early, _VANISHED or _UNREADABLE when the process could not
         be read. `split(pid, names)`, when given, takes the descriptors beyond the first
-        SHARE_SIZE of a large process, for other walkers to read.
+        SHARE_SIZE of a large process, for other walkers to read; `names`, when given, are the
+        descriptors to read (a part shared out that way), and nothing is listed.
         """
         try:
             dir_fd = os.open("%s/%d/fd" % (self.proc_root, pid), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -143,7 +144,9 @@ class OwnerResolver:
                 return _VANISHED
             return _UNREADABLE
         try:
-            if limit is None:
+            if names is not None:
+                complete = True
+            elif limit is None:
                 names = os.listdir(dir_fd)
                 if skip:
                     names = names[skip:]
@@ -259,7 +262,7 @@ class OwnerResolver:
                 except IndexError:
                     break
                 if isinstance(item, tuple):
-                    status = self._walk_part(item[0], item[1], owners, wanted)
+                    status = self._walk_fds(item[0], owners, wanted, None, None, names=item[1])
                     if status is _UNREADABLE:
                         done.append(status)
                 else:
@@ -279,26 +282,6 @@ class OwnerResolver:
             self._lock = None
         for status in statuses:
             self._count(status)
-
-    def _walk_part(self, pid, names, owners, wanted):
-        """Read some fd links of one process (a part shared out by its lister)."""
-        try:
-            dir_fd = os.open("%s/%d/fd" % (self.proc_root, pid), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError as exc:
-            return _VANISHED if exc.errno in (errno.ENOENT, errno.ESRCH) else _UNREADABLE
-        try:
-            inodes = self._read_links(dir_fd, names)
-        except OSError as exc:
-            return _VANISHED if exc.errno in (errno.ENOENT, errno.ESRCH) else _UNREADABLE
-        finally:
-            os.close(dir_fd)
-        if inodes is None:
-            return _UNREADABLE
-        if wanted is not None:
-            inodes = [inode for inode in inodes if inode in wanted]
-        if inodes:
-            self._record(owners, inodes, pid)
-        return True
 
     def resolve(self, wanted=None, until_found=False, chunk=64):
         """Return {inode: pid or (pid, ...)} for socket inodes (see the class docstring).
