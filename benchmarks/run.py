@@ -113,13 +113,22 @@ def _inventory(ctx):
     return inventory
 
 
+def _ansible_command(ctx, command, module):
+    """The path of an Ansible command next to the benchmark's python, or None (the row skipped)
+    when it or the module's collection is missing."""
+    path = os.path.join(os.path.dirname(ctx.python), command)
+    if not os.path.exists(path):
+        return ctx.skip("%s is not installed next to %s" % (command, ctx.python))
+    if module.startswith("community.general.") and not _has_collection("community/general"):
+        return ctx.skip("community.general is not installed (benchmarks/setup-compare.sh)")
+    return path
+
+
 def _ansible(module, args=""):
     def build(ctx):
-        ansible = os.path.join(os.path.dirname(ctx.python), "ansible")
-        if not os.path.exists(ansible):
-            return ctx.skip("ansible is not installed next to %s" % ctx.python)
-        if module.startswith("community.general.") and not _has_collection("community/general"):
-            return ctx.skip("community.general is not installed (benchmarks/setup-compare.sh)")
+        ansible = _ansible_command(ctx, "ansible", module)
+        if ansible is None:
+            return None
         argv = [ansible, "bench", "-i", _inventory(ctx), "-m", module]
         if args:
             argv += ["-a", args]
@@ -133,11 +142,9 @@ def _playbook(module, args=None):
     the default callback does not print the result, so this is the task's own cost."""
 
     def build(ctx):
-        playbook_bin = os.path.join(os.path.dirname(ctx.python), "ansible-playbook")
-        if not os.path.exists(playbook_bin):
-            return ctx.skip("ansible-playbook is not installed next to %s" % ctx.python)
-        if module.startswith("community.general.") and not _has_collection("community/general"):
-            return ctx.skip("community.general is not installed (benchmarks/setup-compare.sh)")
+        playbook_bin = _ansible_command(ctx, "ansible-playbook", module)
+        if playbook_bin is None:
+            return None
         name = "play-%s-%s.yml" % (module.rsplit(".", 1)[-1], "-".join("%s=%s" % kv for kv in sorted((args or {}).items())))
         path = os.path.join(ctx.scratch, name)
         with open(path, "w") as f:
