@@ -132,7 +132,7 @@ class _Sample:
         self.unix = []
         self.rows = None  # compact mode: the row strings
         self.unowned = 0  # compact mode: rows with an inode and no known owner
-        self.row_owners = {}  # compact mode: the owners (pid or tuple of pids) the rows name -> their text
+        self.row_owners = {}  # compact mode: the owners (pid or tuple of pids) the rows name (netlink: -> their text)
 
 
 def _scan(backend, options, port_range, owners=None, final=True):
