@@ -16,7 +16,10 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_loader
-from ansible_collections.netaudit.netstat.plugins.plugin_utils._report import facts_summary
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _console as _report_console
+from ansible_collections.netaudit.netstat.plugins.plugin_utils._report import facts_summary, plain as _report_plain
+
+MAX_CONSOLE_LINES = 10
 
 FACTS_MODULE = "netaudit.netstat.netstat_facts"
 RESULT_KEY = "netstat_audit"
@@ -80,21 +83,27 @@ def listener_diff(facts, result):
 
 
 def _finding_line(f):
-    return "%s %s %s: %s" % (f["severity"], f["rule"], f["subject"], f["message"])
+    return _report_console.console_text("%s %s %s: %s" % (f["severity"], f["rule"], f["subject"], f["message"]))
+
+
+def plain_policy(value):
+    """The policy option as plain str / dict / list (ansible-core may hand tagged or lazy
+    containers); a number or a boolean stays what it is, for the loader to refuse by name."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        return value
+    return _report_plain(value)
+
+
+def console_lines(host, fail_on, limit=MAX_CONSOLE_LINES):
+    """What a person reads on the console: the verdict in one line, then, unless compliant, one
+    line per finding that counts against it (capped, with a count of the rest)."""
+    return _report_console.console_lines(host, fail_on, limit)
 
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
     _requires_connection = True
-
-    def _find_policy(self, path):
-        path = to_text(path)
-        if path.startswith(BUNDLED_PREFIX):
-            return os.path.join(BUNDLED_DIR, path[len(BUNDLED_PREFIX) :])
-        if os.path.isabs(os.path.expanduser(path)):
-            return os.path.expanduser(path)
-        return self._find_needle("files", path)
 
     def _gather(self, policy_layers, gather_args, task_vars):
         module_args = dict(gather_args or {})
@@ -127,11 +136,11 @@ class ActionModule(ActionBase):
 
         # 1. the policy, on the controller
         try:
+            playbook_dir = task_vars.get("playbook_dir") or self._loader.get_basedir()
             loaded = _policy_loader.load_policies(
-                args["policy"],
-                base_dir=self._loader.get_basedir(),
+                plain_policy(args["policy"]),
                 display_base=self._loader.get_basedir(),
-                find=self._find_policy,
+                dirs=_policy_loader.search_dirs(playbook_dir),
             )
         except _policy_loader.PolicyError as exc:
             result.update(
@@ -152,6 +161,7 @@ class ActionModule(ActionBase):
                 loaded.layers,
                 today=args.get("today"),
                 incomplete_severity="info" if args["allow_incomplete"] else None,
+                fail_on=args["fail_on"],
             )
         except _policy.PolicyEvalError as exc:
             result.update(failed=True, msg="cannot evaluate the policy: %s" % to_text(exc))
@@ -171,8 +181,11 @@ class ActionModule(ActionBase):
         # needs no separate netstat_facts task
         host["facts_summary"] = facts_summary(facts)
         failed = _policy.fails(host, args["fail_on"])
+        host["fails"] = failed
         result.update(
+            verdict=host["verdict"],
             compliant=host["compliant"],
+            fails=failed,
             counts=host["counts"],
             waived=host["waived"],
             findings=host["findings"],
@@ -186,18 +199,8 @@ class ActionModule(ActionBase):
             result["diff"] = diff
             # Ansible only displays a diff for a changed task: in diff mode, listener drift is a change.
             result["changed"] = diff["before"] != diff["after"]
-        open_findings = [f for f in host["findings"] if f["waived"] is None]
-        shown = [
-            _finding_line(f)
-            for f in open_findings
-            if args["fail_on"] == "never" or _policy.SEVERITY_RANK[f["severity"]] <= _policy.SEVERITY_RANK[args["fail_on"]]
-        ] or [_finding_line(f) for f in open_findings]
-        msg = host["summary"]
-        if shown:
-            msg += "\n" + "\n".join(shown[:20])
-            if len(shown) > 20:
-                msg += "\n... and %d more (see findings)" % (len(shown) - 20)
-        result["msg"] = msg
+        result["console"] = console_lines(host, args["fail_on"])
+        result["msg"] = "\n".join(result["console"])
         if failed:
             result["failed"] = True
         return result

@@ -25,8 +25,10 @@ options:
   policy:
     description:
       - A policy file path, an inline policy mapping, or a list of those, merged in order.
-      - Relative paths are relative to the current directory of the controller process; use
-        C({{ playbook_dir }}/...) to be explicit.
+      - A relative path is looked for in the current directory of the controller process, then
+        in C(playbook_dir) and C(playbook_dir/files), as M(netaudit.netstat.netstat_audit) does;
+        C(netaudit.netstat/NAME) names a policy shipped with the collection. A path found nowhere
+        fails with the list of places searched.
     type: raw
     required: true
   today:
@@ -68,20 +70,44 @@ _value:
   type: raw
 """
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
+from jinja2 import pass_context
 from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_loader
+from ansible_collections.netaudit.netstat.plugins.plugin_utils._report import plain
 
 
-def audit(facts, policy, today=None, allow_incomplete=False):
+def _playbook_dir(context):
+    """playbook_dir from the Jinja context (None outside a play)."""
+    if context is None:
+        return None
+    try:
+        value = context.get("playbook_dir")
+    except Exception:  # noqa: BLE001 - a context without variables
+        return None
+    return to_text(value) if value else None
+
+
+def audit(facts, policy, today=None, allow_incomplete=False, playbook_dir=None, fail_on="error"):
     """The host result of `facts` against `policy` (paths, dicts, or a list); raises AnsibleFilterError."""
-    if not isinstance(facts, dict):
+    if not isinstance(facts, Mapping):
         raise AnsibleFilterError("netstat_drift: the input must be ansible_facts.netstat (a dict), not %s" % type(facts).__name__)
     try:
-        loaded = _policy_loader.load_policies(policy)
-        result = _policy.evaluate(facts, loaded.layers, today=today, incomplete_severity="info" if allow_incomplete else None)
+        loaded = _policy_loader.load_policies(
+            plain(policy) if not isinstance(policy, (bool, int, float)) else policy,
+            dirs=_policy_loader.search_dirs(playbook_dir),
+        )
+        result = _policy.evaluate(
+            plain(facts),
+            loaded.layers,
+            today=today,
+            incomplete_severity="info" if allow_incomplete else None,
+            fail_on=fail_on,
+        )
     except _policy_loader.PolicyError as exc:
         raise AnsibleFilterError("invalid policy:\n%s" % to_text(exc))
     except _policy.PolicyEvalError as exc:
@@ -90,13 +116,27 @@ def audit(facts, policy, today=None, allow_incomplete=False):
     return result
 
 
-def netstat_drift(facts, policy, today=None, allow_incomplete=False, result="findings"):
+def with_playbook_dir(func):
+    """`func` as a Jinja filter/test that passes the play's playbook_dir (relative policy paths
+    are looked for there, as the action does)."""
+
+    @pass_context
+    def wrapper(context, *args, **kwargs):
+        kwargs.setdefault("playbook_dir", _playbook_dir(context))
+        return func(*args, **kwargs)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def netstat_drift(facts, policy, today=None, allow_incomplete=False, result="findings", playbook_dir=None):
     if result not in ("findings", "full"):
         raise AnsibleFilterError("netstat_drift: result must be 'findings' or 'full', not %r" % (result,))
-    host = audit(facts, policy, today=today, allow_incomplete=allow_incomplete)
+    host = audit(facts, policy, today=today, allow_incomplete=allow_incomplete, playbook_dir=playbook_dir)
     return host if result == "full" else host["findings"]
 
 
 class FilterModule(object):
     def filters(self):
-        return {"netstat_drift": netstat_drift}
+        return {"netstat_drift": with_playbook_dir(netstat_drift)}

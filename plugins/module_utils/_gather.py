@@ -26,6 +26,13 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     is_listener,
     read_port_range,
 )
+from ansible_collections.netaudit.netstat.plugins.module_utils._inspect import (
+    CAUSES,
+    DESCRIPTION as INSPECT_DESCRIPTION,
+    MAX_DESCRIBED,
+    Inspector,
+    unresolved_owner,
+)
 from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, owner_pids, user_name
 
 BACKENDS = ("auto", "netlink", "procfs", "psutil")
@@ -262,9 +269,14 @@ def gather(options):
 
     warnings = []
     reasons = []
+    reason_codes = []  # one code per reason: owners-unresolved (carried by the sockets), malformed-lines
+    uninspected = []
+    vanished_pids = set()
+    hidden = None
     errors = getattr(backend, "errors", None) or []
     if errors:
         reasons.append("%d malformed line(s) in the kernel tables were skipped" % len(errors))
+        reason_codes.append("malformed-lines")
         warnings.extend(errors[:20])
 
     # Owners: pids from the backend (psutil) or one walk of /proc/PID/fd.
@@ -307,23 +319,41 @@ def gather(options):
         unreadable = getattr(resolver or backend, "unreadable", 0)
         unresolved = [inode for inode in wanted if inode and not pid_map.get(inode)]
         unowned = len(unresolved) + last.unowned
-        if unreadable and unowned:
+        unreadable_pids = getattr(resolver or backend, "unreadable_pids", None) or set()
+        vanished_pids = getattr(resolver, "vanished_pids", None) or set()
+        inspector = Inspector(options.proc_root)
+        hidden = inspector.hidepid if not inspector.euid == 0 else None
+        if unreadable:
+            uninspected = inspector.describe(unreadable_pids)
+        # A process that vanished mid-walk took its sockets with it (or left them to a child that
+        # was read): only processes that could not be read, or hidepid, leave owners unknown.
+        if unowned and (unreadable or hidden):
             labels = {}
             for sock in last.listeners:
                 labels[sock.inode] = "%s %s:%d" % (sock.proto, sock.local_address, sock.local_port)
             named = sorted(labels[i] for i in unresolved if i in labels)
+            causes = sorted({p["cause"] for p in uninspected}, key=CAUSES.index) or (["hidepid"] if hidden else [])
             reasons.append(
-                "%d socket(s) have no known owner%s and %d process(es) could not be inspected (running as "
-                "uid %d%s): their owners are unknown" % (
+                "%d socket(s) have no known owner%s: %d process(es) could not be inspected (%s; running as "
+                "uid %d)" % (
                     unowned,
                     " (%s%s)" % (", ".join(named[:5]), ", ..." if len(named) > 5 else "") if named else "",
-                    unreadable, os.geteuid(), "" if os.geteuid() == 0 else ", not root")
+                    len([p for p in uninspected if p["cause"] != "vanished"]),
+                    ", ".join("%s: %s" % (c, INSPECT_DESCRIPTION[c]) for c in causes) or "unknown",
+                    os.geteuid())
             )
+            reason_codes.append("owners-unresolved")
         elif unreadable:
             warnings.append(
                 "%d process(es) could not be inspected; every listed socket has an owner, but those "
                 "processes may share some of them" % unreadable
             )
+
+    def unresolved_of(sock_uid, inode):
+        """None, or why the socket `inode` has no owner (see _inspect.unresolved_owner)."""
+        if not options.owners or not inode or pid_map.get(inode) or not reason_codes.count("owners-unresolved"):
+            return None
+        return unresolved_owner(sock_uid, uninspected, 0, hidden, os.geteuid() == 0)
 
     def procs(inode):
         return [processes[str(pid)] for pid in owner_pids(pid_map.get(inode))] if options.owners else []
@@ -348,6 +378,7 @@ def gather(options):
             "interface": sock.interface,
             "service": _service_name(sock.local_port, sock.proto, service_cache) if options.services else None,
             "processes": procs(sock.inode),
+            "owner_unresolved": unresolved_of(sock.uid, sock.inode),
         }
         listeners.append(entry)
 
@@ -385,6 +416,7 @@ def gather(options):
                 "uid": s.uid,
                 "user": user_name(s.uid),
                 "processes": procs(s.inode),
+                "owner_unresolved": unresolved_of(s.uid, s.inode),
             }
             for s in conns
         ]
@@ -432,6 +464,7 @@ def gather(options):
                 "mode": mode_bits,
                 "file_uid": file_uid,
                 "processes": procs(u.inode),
+                "owner_unresolved": unresolved_of(file_uid, u.inode) if u.path else None,
             })
         facts["unix"] = unix
 
@@ -453,6 +486,9 @@ def gather(options):
         "backends_tried": tried,
         "complete": not reasons,
         "reasons": reasons,
+        "reason_codes": reason_codes,
+        "uninspected": uninspected[:MAX_DESCRIBED],
+        "uninspected_count": len(uninspected),
         "warnings": warnings,
         "duration": round(time.time() - started, 6),
         "samples": int(options.samples),
@@ -467,5 +503,6 @@ def gather(options):
         "processes_scanned": getattr(resolver, "scanned", len(processes)),
         "processes_skipped": getattr(resolver, "skipped", 0),
         "processes_unreadable": getattr(resolver or backend, "unreadable", 0),
+        "processes_vanished": getattr(resolver, "vanished", 0),
     }
     return facts

@@ -105,20 +105,27 @@ class OwnerResolver:
         self.walkers = walkers
         self._info = {}
         self._lock = None
+        # pids whose descriptors could not be read, and pids that vanished during the walk
+        self.unreadable_pids = set()
+        self.vanished_pids = set()
 
-    def _count(self, status):
+    def _count(self, status, pid=None):
         """Account for one process: True/False (read in full / in part) or why it was not read."""
         if status is _VANISHED:
             self.vanished += 1
+            if pid is not None:
+                self.vanished_pids.add(pid)
         elif status is _UNREADABLE:
             self.unreadable += 1
+            if pid is not None:
+                self.unreadable_pids.add(pid)
         elif status is not None:
             self.scanned += 1
 
-    def _count_failure(self, status):
+    def _count_failure(self, status, pid=None):
         """Account for a second read of a process that was counted as scanned the first time."""
         if status is _VANISHED or status is _UNREADABLE:
-            self._count(status)
+            self._count(status, pid)
 
     def _ppid(self, pid):
         try:
@@ -239,7 +246,7 @@ class OwnerResolver:
         walkers = max(1, min(walkers, len(pids)))
         if walkers == 1:
             for pid in pids:
-                self._count(self._walk_fds(pid, owners, wanted, None, None))
+                self._count(self._walk_fds(pid, owners, wanted, None, None), pid)
             return
         import collections
         import threading
@@ -264,9 +271,9 @@ class OwnerResolver:
                 if isinstance(item, tuple):
                     status = self._walk_fds(item[0], owners, wanted, None, None, names=item[1])
                     if status is _UNREADABLE:
-                        done.append(status)
+                        done.append((status, item[0]))
                 else:
-                    done.append(self._walk_fds(item, owners, wanted, None, None, split=share))
+                    done.append((self._walk_fds(item, owners, wanted, None, None, split=share), item))
             with self._lock:
                 statuses.extend(done)
 
@@ -280,8 +287,8 @@ class OwnerResolver:
                 if thread.ident is not None:
                     thread.join()
             self._lock = None
-        for status in statuses:
-            self._count(status)
+        for status, pid in statuses:
+            self._count(status, pid)
 
     def resolve(self, wanted=None, until_found=False, chunk=64):
         """Return {inode: pid or (pid, ...)} for socket inodes (see the class docstring).
@@ -310,18 +317,18 @@ class OwnerResolver:
         partial = []
         for pid in pids:
             done = self._walk_fds(pid, owners, wanted, remaining, holders, 0, chunk)
-            self._count(done)
+            self._count(done, pid)
             if done is False:
                 partial.append(pid)
         leftover = []
         for pid in partial:
             if remaining:
-                self._count_failure(self._walk_fds(pid, owners, wanted, remaining, holders, chunk))
+                self._count_failure(self._walk_fds(pid, owners, wanted, remaining, holders, chunk), pid)
             else:
                 leftover.append(pid)
         for pid in leftover:
             if self._ppid(pid) in holders:
-                self._count_failure(self._walk_fds(pid, owners, wanted, remaining, holders, chunk))
+                self._count_failure(self._walk_fds(pid, owners, wanted, remaining, holders, chunk), pid)
             else:
                 self.skipped += 1
         return owners

@@ -441,6 +441,8 @@ class Entry(object):
         self.types = [str(t) for t in _as_list(raw.get("type"))] or None
         self.world_writable = raw.get("world_writable")
         self.required = bool(raw.get("required", False))
+        # an allow entry may accept a socket whose owner could not be read (incomplete-facts)
+        self.allow_unresolved = bool(raw.get("allow_unresolved", False))
         self.reason = raw.get("reason")
         self.severity = raw.get("severity")
 
@@ -472,7 +474,9 @@ class Entry(object):
         return " ".join(parts) or "anything"
 
     # listeners: "anchor" = what identifies the socket the entry is about; "checks" = the rest
-    def listener_anchor(self, lst):
+    def listener_anchor(self, lst, owner_unknown=False):
+        """Whether the entry is about this listener. With `owner_unknown`, an entry anchored by
+        program alone may be about it (its owner could not be read)."""
         if self.protos and lst.get("proto") not in self.protos:
             return False
         if self.family and lst.get("family") != self.family:
@@ -480,6 +484,8 @@ class Entry(object):
         if self.ports is not None:
             return _port_in(lst.get("port"), self.ports)
         if self.programs is not None:
+            if owner_unknown and not lst.get("processes"):
+                return True
             return bool(_program_matches(self.programs, lst.get("processes")))
         if self.bind is not None:
             return _bind_matches(self.bind, lst.get("address"))
@@ -544,9 +550,15 @@ class Entry(object):
             self.users is not None and not _user_matches(self.users, conn.get("user"), conn.get("uid"), conn.get("processes"))
         )
 
-    def matches_unix(self, sock):
+    def matches_unix(self, sock, owner_unknown=False):
+        """Whether the entry matches the UNIX socket; with `owner_unknown`, program and user
+        checks count as met (the owner could not be read: incomplete-facts says so)."""
         if self.paths is not None and not _glob_match(self.paths, [sock["path"]]):
             return False
+        if owner_unknown:
+            return not (self.types is not None and not set(self.types) & set(sock["types"])) and not (
+                self.world_writable is not None and bool(self.world_writable) != bool(sock["world_writable"])
+            )
         if self.types is not None and not set(self.types) & set(sock["types"]):
             return False
         if self.world_writable is not None and bool(self.world_writable) != bool(sock["world_writable"]):
@@ -794,20 +806,53 @@ class _Ctx(object):
         severity = self.severity(rule, severity)
         if severity == "ignore":
             return
-        self.findings.append(
-            {
-                "rule": rule,
-                "severity": severity,
-                "subject": subject,
-                "expected": expected,
-                "actual": actual,
-                "message": message,
-                "source": source,
-                "waived": None,
-                "_match": match or {},
-                "_sort": sortkey if sortkey is not None else (subject,),
-            }
-        )
+        finding = {
+            "rule": rule,
+            "severity": severity,
+            "subject": subject,
+            "expected": expected,
+            "actual": actual,
+            "message": message,
+            "source": source,
+            "waived": None,
+        }
+        finding.update(finding_fields(match))
+        finding["_sort"] = sortkey if sortkey is not None else (subject,)
+        self.findings.append(finding)
+
+
+# The structured fields every finding carries besides rule/severity/subject/expected/actual/
+# message/source/waived (None or [] when they do not apply). Reports, grouping and waivers read
+# these, never the text.
+FINDING_FIELDS = {
+    "proto": None,  # tcp | udp | unix
+    "family": None,  # ipv4 | ipv6
+    "address": None,  # local address of a listener
+    "port": None,  # local port (listeners, scoped limits, missing listeners)
+    "remote_address": None,  # egress findings: the peer
+    "remote_port": None,
+    "path": None,  # UNIX socket path
+    "state": None,  # state-threshold: the state counted
+    "programs": [],  # [{name, exe, pids, pid_count, users}]
+    "users": [],  # user names (the socket's and its processes'), uids without a name as text
+    "uids": [],  # numeric uids
+    "cause": None,  # incomplete-facts: why the facts are partial (not-root, capabilities, ...)
+    "unresolved": None,  # incomplete-facts about one socket: {cause, causes, pids, detail}
+}
+
+
+def finding_fields(match):
+    """FINDING_FIELDS filled from an evaluator's `match` dict (unknown keys are dropped)."""
+    out = {}
+    match = match or {}
+    for key, default in FINDING_FIELDS.items():
+        value = match.get(key, default)
+        if isinstance(default, list):
+            value = list(value or [])
+        out[key] = value
+    out["programs"] = [p if isinstance(p, dict) else {"name": p, "exe": None, "pids": [], "pid_count": 0, "users": []}
+                       for p in out["programs"]]
+    return out
 
 
 def _listener_subject(lst):
@@ -817,22 +862,69 @@ def _listener_subject(lst):
 def _listener_sortkey(lst):
     return (
         lst.get("proto") or "",
-        int(lst.get("port") or 0),
+        _int_or(lst.get("port"), 0),
         lst.get("family") or "",
         str(lst.get("address")),
     )
 
 
+def _int_or(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _programs_attr(processes, max_pids=10):
+    """The `programs` field of a finding: one entry per program name, with its pids (ascending,
+    at most `max_pids` listed and `pid_count` for all), executable and users."""
+    by_name = {}
+    for proc in processes or []:
+        if not isinstance(proc, dict):
+            continue
+        name = proc.get("name")
+        cur = by_name.get(name)
+        if cur is None:
+            cur = by_name[name] = {"name": name, "exe": proc.get("exe"), "pids": [], "pid_count": 0, "users": []}
+        cur["pid_count"] += 1
+        if proc.get("pid") is not None and len(cur["pids"]) < max_pids:
+            cur["pids"].append(proc.get("pid"))
+        user = proc.get("user") if proc.get("user") is not None else proc.get("uid")
+        if user is not None and str(user) not in cur["users"]:
+            cur["users"].append(str(user))
+    out = [by_name[k] for k in sorted(by_name, key=lambda n: (n is None, str(n)))]
+    for prog in out:
+        prog["pids"].sort(key=lambda p: _int_or(p, 0))
+        prog["users"].sort()
+    return out
+
+
+def _users_attr(sock_user, sock_uid, processes):
+    """(users, uids) of a socket: the socket's own and its processes', as sorted lists."""
+    users, uids = set(), set()
+    for user, uid in [(sock_user, sock_uid)] + [
+        (p.get("user"), p.get("uid")) for p in processes or [] if isinstance(p, dict)
+    ]:
+        if user is not None:
+            users.add(str(user))
+        if isinstance(uid, int) and not isinstance(uid, bool):
+            uids.add(uid)
+            if user is None:
+                users.add(str(uid))
+    return sorted(users), sorted(uids)
+
+
 def _listener_match(lst):
+    """The structured fields of a finding about one listener."""
+    users, uids = _users_attr(lst.get("user"), lst.get("uid"), lst.get("processes"))
     return {
         "proto": lst.get("proto"),
-        "port": lst.get("port"),
+        "family": lst.get("family"),
         "address": lst.get("address"),
-        "programs": _program_names(lst.get("processes")),
-        "exes": sorted({p.get("exe") for p in lst.get("processes") or [] if p.get("exe")}),
-        "users": sorted(
-            set([str(lst.get("user"))] + [str(p.get("user")) for p in lst.get("processes") or [] if p.get("user") is not None])
-        ),
+        "port": lst.get("port"),
+        "programs": _programs_attr(lst.get("processes")),
+        "users": users,
+        "uids": uids,
     }
 
 
@@ -841,11 +933,78 @@ def _unknown_owner_severity(ctx):
     return "info" if sev == "ignore" else sev
 
 
+def _owner_unresolved(ctx, sock, owner_rules=True):
+    """Why the owner of `sock` is unknown ({cause, detail, pids, ...}), or None when it is known
+    or does not matter. Facts from this collection carry `owner_unresolved` per socket; older
+    facts only say `complete: false` for the whole collector."""
+    if sock.get("processes"):
+        return None
+    unresolved = sock.get("owner_unresolved")
+    if isinstance(unresolved, dict):
+        return unresolved
+    collector = ctx.facts.get("collector") or {}
+    if not isinstance(collector, dict):
+        return None
+    if collector.get("owners") is False:
+        if not owner_rules:
+            return None
+        return {"cause": "owners-not-gathered", "detail": "the facts were gathered with owners: false", "pids": []}
+    if "owner_unresolved" not in sock and collector.get("complete") is False and "reason_codes" not in collector:
+        reasons = [str(r) for r in collector.get("reasons") or []] or ["the facts are incomplete"]
+        return {"cause": "unknown", "detail": "; ".join(reasons), "pids": []}
+    return None
+
+
+_ADVICE = {
+    "not-root": "gather as root (become: true)",
+    "hidepid": "gather as root, or as a member of the gid= group of the hidepid /proc mount",
+    "capabilities": "gather from a context with full capabilities (the gatherer's bounding set lacks what "
+    "that process holds)",
+    "user-namespace": "gather from the owner of that process's user namespace",
+    "lsm": "allow the gatherer ptrace read access in the LSM policy",
+    "vanished": "gather again",
+    "owners-not-gathered": "gather with owners: true",
+}
+
+
+def _add_unresolved(ctx, rule_subject, fields, unresolved, what, sortkey, waiver_hint):
+    """One incomplete-facts finding about one socket whose owner could not be read."""
+    cause = unresolved.get("cause") or "unknown"
+    detail = unresolved.get("detail") or cause
+    advice = _ADVICE.get(cause, "gather again as root")
+    f = dict(fields)
+    f["cause"] = cause
+    f["unresolved"] = {
+        "cause": cause,
+        "causes": list(unresolved.get("causes") or [cause]),
+        "pids": list(unresolved.get("pids") or []),
+        "detail": detail,
+    }
+    ctx.add(
+        "incomplete-facts",
+        rule_subject,
+        "the owner of this socket (%s)" % what,
+        "owner unknown: %s" % detail,
+        "the owner of %s could not be read (%s), so the policy cannot be fully checked for it; %s, or "
+        "accept it with a waiver {rule: incomplete-facts, match: {%s}} or allow_unresolved: true on "
+        "its allow entry" % (rule_subject, detail, advice, waiver_hint),
+        source=_source(ctx.policy.get("completeness") or {}, "severity") or _source(ctx.policy.get("completeness") or {}),
+        severity=_unknown_owner_severity(ctx),
+        match=f,
+        sortkey=sortkey,
+    )
+
+
+def _listener_rules_need_owner(allow, deny):
+    return any(e.programs is not None for e in list(allow) + list(deny))
+
+
 def _eval_listeners(ctx, listeners):
     pol = ctx.policy.get("listeners") or {}
     default = pol.get("default", "allow")
     allow = [Entry(e, "listeners", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
     deny = [Entry(e, "listeners", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
+    owner_rules = _listener_rules_need_owner(allow, deny)
     satisfied = {}  # id(entry) -> set of ports seen fully matching
     near_hit = set()  # ids of required entries a listener nearly matched (already a finding)
 
@@ -854,14 +1013,31 @@ def _eval_listeners(ctx, listeners):
         owners = _owners_text(lst.get("processes"))
         match = _listener_match(lst)
         skey = _listener_sortkey(lst)
+        unresolved = _owner_unresolved(ctx, lst, owner_rules)
+        unknown = unresolved is not None
         denied = [d for d in deny if d.deny_matches_listener(lst)]
-        allowed = [a for a in allow if a.listener_anchor(lst) and not a.listener_mismatches(lst)]
+
+        def known(mismatches):
+            # with the owner unknown, a program check is neither met nor broken
+            return [m for m in mismatches if not (unknown and m[2] is None)]
+
+        allowed = [a for a in allow if a.listener_anchor(lst, unknown) and not known(a.listener_mismatches(lst))]
         best_deny = (
             max(denied, key=lambda e: (e.layer, -SEVERITY_RANK.get(e.severity or "error", 0), -e.index)) if denied else None
         )
         best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
         for a in allowed:
             satisfied.setdefault(id(a), set()).add((lst.get("proto"), lst.get("port")))
+        if unknown and not any(a.allow_unresolved for a in allowed):
+            _add_unresolved(
+                ctx,
+                subject,
+                match,
+                unresolved,
+                "listener",
+                skey,
+                "proto: %s, port: %s" % (lst.get("proto"), lst.get("port")),
+            )
         if best_deny is not None and (best_allow is None or best_deny.layer >= best_allow.layer):
             why = " (%s)" % best_deny.reason if best_deny.reason else ""
             ctx.add(
@@ -879,25 +1055,24 @@ def _eval_listeners(ctx, listeners):
             continue
         if best_allow is not None:
             continue
-        candidates = [a for a in allow if a.listener_anchor(lst)]
+        candidates = [a for a in allow if a.listener_anchor(lst, unknown)]
         if candidates:
             scored = sorted(
                 candidates,
-                key=lambda e: (len(e.listener_mismatches(lst)), -e.layer, e.index),
+                key=lambda e: (len(known(e.listener_mismatches(lst))), -e.layer, e.index),
             )
             best = scored[0]
             if best.required:
                 near_hit.add((id(best), lst.get("port")))
-            for rule, expected, actual in best.listener_mismatches(lst):
+            for rule, expected, actual in known(best.listener_mismatches(lst)):
                 sev = best.severity
-                if actual is None:  # owner could not be resolved: never silently compliant
-                    sev = _unknown_owner_severity(ctx)
+                if actual is None:  # no process holds the socket (a kernel socket), and nothing hid one
+                    actual = "no process holds this socket"
                     msg = (
-                        "%s is allowed only for %s (rule at %s), but the owning process of this "
-                        "socket could not be resolved; gather facts as root (become: true) to "
-                        "verify it" % (subject, expected, best.where())
+                        "%s is allowed only for %s (rule at %s), but no process holds this socket "
+                        "(a kernel socket, or one in flight); find out what opened it, or change the rule"
+                        % (subject, expected, best.where())
                     )
-                    actual = "unknown (owner not resolved)"
                 elif rule == "wrong-bind":
                     msg = (
                         "%s is bound to %s but the rule at %s allows it only on %s; rebind the "
@@ -967,8 +1142,10 @@ def _eval_listeners(ctx, listeners):
                 severity=a.severity,
                 match={
                     "proto": a.protos[0] if len(a.protos) == 1 else None,
+                    "family": a.family,
                     "port": unit[0] if unit else None,
                     "programs": list(a.programs or []),
+                    "users": list(a.users or []),
                 },
                 sortkey=(
                     a.protos[0] if a.protos else "",
@@ -1183,7 +1360,8 @@ def _eval_queues(ctx, listeners, conns):
                 ),
                 source=_source(lim),
                 severity=lim.get("severity"),
-                match={"proto": proto, "port": lport, "programs": list(progs)},
+                match={"proto": proto, "port": lport, "programs": _programs_attr(
+                    [p for c in items for p in c.get("processes") or []])},
                 sortkey=(proto or "", lport or 0, key),
             )
 
@@ -1256,11 +1434,14 @@ def _eval_egress(ctx, listeners, conns):
             procs.extend(c.get("processes") or [])
         owners = _owners_text(procs)
         actual = "%d connection(s) from %s" % (len(items), owners)
+        users, uids = _users_attr(None, None, procs)
         match = {
             "proto": proto,
-            "port": rport,
-            "address": addr,
-            "programs": list(progs),
+            "remote_port": rport,
+            "remote_address": addr,
+            "programs": _programs_attr(procs),
+            "users": users,
+            "uids": uids,
         }
         if rule == "forbidden-peer":
             why = " (%s)" % entry.reason if entry.reason else ""
@@ -1323,7 +1504,10 @@ def _unix_sockets(facts):
                 "mode": None,
                 "file_uid": None,
                 "abstract": bool(s.get("abstract")) or path.startswith("@"),
+                "owner_unresolved": None,
             }
+        if isinstance(s.get("owner_unresolved"), dict) and cur["owner_unresolved"] is None:
+            cur["owner_unresolved"] = s["owner_unresolved"]
         if s.get("type") and s["type"] not in cur["types"]:
             cur["types"].append(s["type"])
         if s.get("state") and s["state"] not in cur["states"]:
@@ -1356,17 +1540,25 @@ def _eval_unix(ctx):
     ww = pol.get("world_writable") or {}
     ww_sev = ww.get("severity")
     ww_allow = [str(p) for p in _as_list(ww.get("allow"))]
+    # Only rules on program or user need a UNIX socket's owner (path, type and mode do not).
+    owner_rules = any(e.programs is not None or e.users is not None for e in allow + deny)
     for sock in _unix_sockets(ctx.facts):
         subject = "unix %s" % sock["path"]
         owners = _owners_text(sock["processes"])
+        unresolved = _owner_unresolved(ctx, sock) if owner_rules else None
+        users, uids = _users_attr(None, sock.get("file_uid"), sock["processes"])
         match = {
             "path": sock["path"],
-            "programs": _program_names(sock["processes"]),
+            "programs": _programs_attr(sock["processes"]),
             "proto": "unix",
+            "users": users,
+            "uids": uids,
         }
         skey = ("unix", 0, sock["path"])
         denied = [d for d in deny if d.matches_unix(sock)]
-        allowed = [a for a in allow if a.matches_unix(sock)]
+        allowed = [a for a in allow if a.matches_unix(sock, unresolved is not None)]
+        if unresolved is not None and not any(a.allow_unresolved for a in allowed):
+            _add_unresolved(ctx, subject, match, unresolved, "UNIX socket", skey, "path: %s" % sock["path"])
         best_deny = (
             max(denied, key=lambda e: (e.layer, -SEVERITY_RANK.get(e.severity or "error", 0), -e.index)) if denied else None
         )
@@ -1429,41 +1621,60 @@ def _eval_completeness(ctx):
             sortkey=("", 0, "facts"),
         )
         return
-    if collector.get("complete", True) is False:
-        sev = ctx.incomplete_severity
-        if sev == "ignore":
-            return
-        reasons = [str(r) for r in collector.get("reasons") or []] or ["no reason given"]
-        ctx.add(
-            "incomplete-facts",
-            "collector",
-            "complete facts (every socket's owner resolved)",
-            "; ".join(reasons),
-            "the facts are incomplete (%s), so owner rules cannot be fully checked; %s, or set "
-            "completeness.severity in the policy"
-            % (
-                "; ".join(reasons),
-                "processes may have exited or be hidden (hidepid, containers): gather again"
-                if collector.get("is_root")
-                else "gather as root (become: true)",
-            ),
-            source=_source(ctx.policy.get("completeness") or {}, "severity"),
-            severity=sev,
-            match={},
-            sortkey=("", 0, "collector"),
-        )
+    if not isinstance(collector, dict) or collector.get("complete", True) is not False:
+        return
+    sev = ctx.incomplete_severity
+    if sev == "ignore":
+        return
+    reasons = [str(r) for r in collector.get("reasons") or []] or ["no reason given"]
+    codes = collector.get("reason_codes")
+    per_socket = any(f["rule"] == "incomplete-facts" and f.get("unresolved") for f in ctx.findings)
+    if isinstance(codes, list) and len(codes) == len(reasons):
+        # unresolved owners are findings of the sockets concerned (a socket no rule looks at, such
+        # as an unnamed UNIX socket, needs no owner); what no socket carries is said here
+        reasons = [r for r, c in zip(reasons, codes) if c != "owners-unresolved"]
+    elif per_socket:
+        return  # older facts: every listener without an owner already has its finding
+    if not reasons:
+        return
+    ctx.add(
+        "incomplete-facts",
+        "collector",
+        "complete facts",
+        "; ".join(reasons),
+        "the facts are incomplete (%s); gather again, or set completeness.severity in the policy" % "; ".join(reasons),
+        source=_source(ctx.policy.get("completeness") or {}, "severity"),
+        severity=sev,
+        match={"cause": "collector"},
+        sortkey=("", 0, "collector"),
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # waivers
 
 
-def _waiver_matches(waiver, finding):
+def _finding_programs(finding):
+    names = []
+    for prog in finding.get("programs") or []:
+        if isinstance(prog, dict):
+            names.extend(n for n in (prog.get("name"), prog.get("exe")) if n)
+            if prog.get("exe"):
+                names.append(os.path.basename(prog["exe"]))
+        elif prog:
+            names.append(prog)
+    return names
+
+
+def _waiver_matches(waiver, finding, services=None):
+    """Whether a waiver covers a finding. Each `match` key means what the same key means in an
+    allow entry (ports as numbers, ranges or service names, the policy's `services` included;
+    users as names or uids; programs as globs on name or executable) and is tested against the
+    finding's structured fields, whatever the rule."""
     rules = _as_list(waiver.get("rule"))
     if rules and "*" not in rules and finding["rule"] not in rules:
         return False
     m = waiver.get("match") or {}
-    ctx = finding["_match"]
     for key, want in m.items():
         if key.startswith("__"):
             continue
@@ -1471,39 +1682,40 @@ def _waiver_matches(waiver, finding):
             if not _glob_match(_as_list(want), [finding["subject"]]):
                 return False
         elif key == "proto":
-            if ctx.get("proto") not in [str(w).lower() for w in _as_list(want)]:
+            if finding.get("proto") not in [str(w).lower() for w in _as_list(want)]:
                 return False
         elif key == "port":
+            port = finding.get("port") if finding.get("port") is not None else finding.get("remote_port")
             try:
-                if not _port_in(ctx.get("port"), parse_ports(want)):
+                if not _port_in(port, parse_ports(want, services)):
                     return False
             except PolicyEvalError:
                 return False
         elif key in ("bind", "address", "peer"):
-            if ctx.get("address") is None:
+            if key == "peer":
+                addr = finding.get("remote_address")
+            else:
+                addr = finding.get("address") if finding.get("address") is not None else finding.get("remote_address")
+            if addr is None:
                 return False
             try:
-                if key == "bind":
-                    if not _bind_matches(parse_bind(want), ctx["address"]):
-                        return False
-                elif not _bind_matches(parse_cidrs(want), ctx["address"]):
-                    return False
+                matchers = parse_bind(want) if key == "bind" else parse_cidrs(want)
             except PolicyEvalError:
                 return False
+            if not _bind_matches(matchers, addr):
+                return False
         elif key == "program":
-            if not _glob_match(
-                _as_list(want),
-                list(ctx.get("programs") or []) + list(ctx.get("exes") or []),
-            ):
+            if not _glob_match(_as_list(want), _finding_programs(finding)):
                 return False
         elif key == "user":
-            if not _glob_match([str(w) for w in _as_list(want)], ctx.get("users") or []):
+            values = [str(u) for u in finding.get("users") or []] + [str(u) for u in finding.get("uids") or []]
+            if not _glob_match([str(w) for w in _as_list(want)], values):
                 return False
         elif key == "path":
-            if ctx.get("path") is None or not _glob_match(_as_list(want), [ctx["path"]]):
+            if finding.get("path") is None or not _glob_match(_as_list(want), [finding["path"]]):
                 return False
         elif key == "state":
-            if ctx.get("state") not in _as_list(want):
+            if finding.get("state") not in _as_list(want):
                 return False
         else:
             return False
@@ -1533,7 +1745,7 @@ def _apply_waivers(ctx):
                 % (src or "waivers[%d]" % i, w.get("reason"), expires.isoformat()),
                 source=src,
                 severity=w.get("severity"),
-                match={"rule": rule},
+                match={},
                 sortkey=("", 0, label),
             )
             continue
@@ -1543,7 +1755,7 @@ def _apply_waivers(ctx):
         if f["rule"] in ("expired-waiver", "unused-waiver"):
             continue
         for i, w, src, expires, _label in active:
-            if _waiver_matches(w, f):
+            if _waiver_matches(w, f, ctx.services):
                 f["waived"] = {
                     "reason": w.get("reason"),
                     "expires": expires.isoformat() if expires else None,
@@ -1560,7 +1772,7 @@ def _apply_waivers(ctx):
                 "no matching finding",
                 "the waiver at %s (%s) matches no finding any more; delete it" % (src or "waivers[%d]" % i, w.get("reason")),
                 source=src,
-                match={"rule": "unused-waiver"},
+                match={},
                 sortkey=("", 0, label),
             )
 
@@ -1589,11 +1801,13 @@ def _sortable(value):
     return tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for v in value)
 
 
-def evaluate(facts, policy, today=None, incomplete_severity=None):
+def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error"):
     """Evaluate ansible_facts.netstat against a policy (one loaded dict, a list, or merged).
 
     `today` (date or 'YYYY-MM-DD', default: the current date) decides which waivers are active.
     `incomplete_severity` overrides the policy's completeness.severity (error|warning|info|ignore).
+    `fail_on` (error|warning|info|never) is the lowest severity that counts against the verdict
+    (`never` judges at `error` but, with fails(), fails nothing).
     Raises PolicyEvalError for a policy value the engine cannot use.
     """
     if facts is None:
@@ -1606,12 +1820,12 @@ def evaluate(facts, policy, today=None, incomplete_severity=None):
     ctx = _Ctx(facts, merged, _today(today), incomplete_severity)
     listeners = [x for x in facts.get("listeners") or [] if isinstance(x, dict)]
     conns = normalise_connections(facts)
-    _eval_completeness(ctx)
     _eval_listeners(ctx, listeners)
     _eval_states(ctx, listeners, conns)
     _eval_queues(ctx, listeners, conns)
     _eval_egress(ctx, listeners, conns)
     _eval_unix(ctx)
+    _eval_completeness(ctx)
     _apply_waivers(ctx)
 
     findings = sorted(
@@ -1628,7 +1842,6 @@ def evaluate(facts, policy, today=None, incomplete_severity=None):
         ),
     )
     for f in findings:
-        del f["_match"]
         del f["_sort"]
     counts = {s: 0 for s in SEVERITIES}
     waived = 0
@@ -1637,21 +1850,48 @@ def evaluate(facts, policy, today=None, incomplete_severity=None):
             waived += 1
         else:
             counts[f["severity"]] = counts.get(f["severity"], 0) + 1
-    compliant = counts["error"] == 0
+    verdict, drift_n, incomplete_n = judge(findings, fail_on)
+    compliant = verdict == "compliant"
     return {
+        "verdict": verdict,
         "compliant": compliant,
+        "drift_findings": drift_n,
+        "incomplete_findings": incomplete_n,
         "counts": counts,
         "waived": waived,
         "findings": findings,
-        "summary": summarize(compliant, counts, waived),
+        "summary": summarize(verdict, counts, waived),
         "policies": list(merged.get("policies") or []),
         "policy_files": list(merged.get("files") or []),
     }
 
 
-def summarize(compliant, counts, waived=0):
+# Host verdicts (DESIGN.md): what was seen, in order of precedence when several hold.
+VERDICTS = ("compliant", "drift", "incomplete", "unreachable", "failed")
+
+
+def judge(findings, fail_on="error"):
+    """(verdict, drift findings, incomplete findings) from the unwaived findings at or above
+    `fail_on`: drift when any is not incomplete-facts (drift wins), incomplete when the only ones
+    are incomplete-facts, else compliant."""
+    limit = SEVERITY_RANK.get("error" if fail_on in (None, "never") else fail_on, 0)
+    drift = incomplete = 0
+    for f in findings:
+        if f.get("waived") is not None or SEVERITY_RANK.get(f.get("severity"), 9) > limit:
+            continue
+        if f.get("rule") == "incomplete-facts":
+            incomplete += 1
+        else:
+            drift += 1
+    verdict = "drift" if drift else "incomplete" if incomplete else "compliant"
+    return verdict, drift, incomplete
+
+
+def summarize(verdict, counts, waived=0):
+    if verdict is True or verdict is False:  # the former signature: compliant or not
+        verdict = "compliant" if verdict else "drift"
     text = "%s: %d error(s), %d warning(s), %d info" % (
-        "compliant" if compliant else "NOT compliant",
+        verdict,
         counts.get("error", 0),
         counts.get("warning", 0),
         counts.get("info", 0),

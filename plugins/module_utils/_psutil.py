@@ -54,6 +54,7 @@ class PsutilBackend:
     def __init__(self):
         self.unreadable = 0
         self._denied = set()
+        self.unreadable_pids = self._denied  # the pids whose sockets could not be listed
         self._pids = {}
         self._key_seq = 0
         self._info = {}

@@ -22,8 +22,14 @@ description:
   - Every problem in a policy (bad YAML, unknown keys with a "did you mean", wrong types, bad
     ports, addresses, CIDRs or dates, missing files, include cycles) is reported with its file,
     line and column; the task fails with all of them listed.
-  - The task fails when unwaived findings at or above O(fail_on) remain. It never changes the
-    host.
+  - The result has a RV(verdict), V(compliant), V(drift) or V(incomplete), judged on the unwaived
+    findings at or above O(fail_on). V(incomplete) means the only such findings are
+    C(incomplete-facts) ones, so something could not be seen (for example a socket whose owning process
+    could not be inspected, with the cause), which is not drift and not compliance. Drift wins
+    when both hold; both are in the findings.
+  - The task fails when unwaived findings at or above O(fail_on) remain (drift or incomplete). It
+    never changes the host. RV(msg) is what a person reads, the verdict in one line, then one line
+    per finding (at most ten, then a count of the rest), control characters escaped.
   - This is an action plugin; the engine is shared with the P(netaudit.netstat.netstat_drift#filter)
     filter and the P(netaudit.netstat.netstat_compliant#test) test.
 author:
@@ -47,8 +53,11 @@ options:
       - The policy, as a file path, an inline policy mapping, or a list of those.
       - A list is merged in order, later policies refining earlier ones (see the policy language
         reference, C(docs/policy.md) in the collection); each file's C(extends) are merged before it.
-      - Relative paths are searched like other controller-side files (the role's or playbook's
-        C(files/) directory, then the playbook directory). A path starting with
+      - A relative path is looked for in the current directory of C(ansible-playbook), then in the
+        playbook directory and its C(files/) subdirectory (the same order as the
+        P(netaudit.netstat.netstat_drift#filter) filter and the
+        P(netaudit.netstat.netstat_compliant#test) test); a path found nowhere fails with the list
+        of places searched. A path starting with
         C(netaudit.netstat/) names a policy shipped with the collection, for example
         C(netaudit.netstat/default.yml) or C(netaudit.netstat/examples/webserver.yml).
     type: raw
@@ -133,10 +142,27 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+verdict:
+  description:
+    - V(compliant), V(drift) (a finding other than C(incomplete-facts) at or above O(fail_on)) or
+      V(incomplete) (only C(incomplete-facts) findings at or above O(fail_on)).
+    - The fleet report adds V(unreachable) and V(failed) for hosts that could not be audited.
+  returned: success
+  type: str
+  sample: incomplete
 compliant:
-  description: True when no unwaived finding of severity V(error) remains.
+  description: True when the verdict is V(compliant).
   returned: success
   type: bool
+fails:
+  description: Whether the findings fail the task under O(fail_on) (always false with V(never)).
+  returned: success
+  type: bool
+console:
+  description: The lines of RV(msg) as a list (verdict line first).
+  returned: success
+  type: list
+  elements: str
 counts:
   description: Unwaived findings per severity.
   returned: success
@@ -195,6 +221,55 @@ findings:
       type: str
     waived:
       description: The waiver covering the finding (reason, expires, source), or null.
+      type: dict
+    proto:
+      description: V(tcp), V(udp) or V(unix), or null. The structured fields below are what
+        reports, grouping and waivers read; they are null (or empty lists) where they do not apply.
+      type: str
+    family:
+      description: V(ipv4) or V(ipv6), or null.
+      type: str
+    address:
+      description: Local address of the listener the finding is about, or null.
+      type: str
+    port:
+      description: Local port (listener, missing listener, scoped limit), or null.
+      type: int
+    remote_address:
+      description: Peer address of an egress finding, or null.
+      type: str
+    remote_port:
+      description: Peer port of an egress finding, or null.
+      type: int
+    path:
+      description: UNIX socket path, or null.
+      type: str
+    state:
+      description: Socket state a C(state-threshold) finding counts, or null.
+      type: str
+    programs:
+      description: The programs involved, one entry per name, with C(name), C(exe), C(pids) (at most
+        ten), C(pid_count) and C(users).
+      type: list
+      elements: dict
+    users:
+      description: User names of the socket and its processes (uids without a name as text).
+      type: list
+      elements: str
+    uids:
+      description: Numeric uids of the socket and its processes.
+      type: list
+      elements: int
+    cause:
+      description:
+        - For C(incomplete-facts), why the facts are partial. Per socket - V(not-root),
+          V(hidepid), V(capabilities) (root, but the process holds capabilities the gatherer
+          lacks), V(user-namespace), V(lsm), V(vanished), V(owners-not-gathered); for the
+          collector as a whole - V(collector).
+      type: str
+    unresolved:
+      description: For an C(incomplete-facts) finding about one socket, C(cause), C(causes),
+        C(pids) of the processes that could not be inspected, and C(detail).
       type: dict
   sample:
     - rule: unexpected-listener

@@ -279,7 +279,11 @@ def _read(path, display, max_bytes, where=None):
         raise PolicyFileError(PolicyIssue(display, line, None, None, msg, "file"))
 
     if not os.path.exists(path):
-        fail("policy file %s not found" % (display if where is None else path), named_here=True)
+        fail(
+            "policy file %s not found%s"
+            % (display if where is None else path, "" if where is None else " (extends is relative to the file that names it)"),
+            named_here=True,
+        )
     if os.path.isdir(path):
         fail("%s is a directory, not a policy file" % path, named_here=True)
     if not os.path.isfile(path):
@@ -788,7 +792,14 @@ class _Loader(object):
                     continue
                 p = ("extends",) if isinstance(ext, str) else ("extends", i)
                 line, col = marks.find(p)
-                target = item if os.path.isabs(item) else os.path.join(directory, item)
+                if "\0" in item:
+                    self.issues.append(PolicyIssue(display, line, col, _path_text(p), "extends: a path with a NUL byte"))
+                    continue
+                if item.startswith(BUNDLED_PREFIX):
+                    target = os.path.join(BUNDLED_DIR, item[len(BUNDLED_PREFIX) :])
+                else:
+                    target = os.path.expanduser(item)
+                    target = target if os.path.isabs(target) else os.path.join(directory, target)
                 self.load_file(
                     os.path.normpath(target),
                     stack,
@@ -833,6 +844,49 @@ def _split_path(text):
     return out
 
 
+def search_dirs(playbook_dir=None, cwd=None):
+    """Where a relative policy path is looked for, in order: the current directory of the
+    controller process, then the playbook's directory and its files/ subdirectory. The action,
+    the filter and the test all use this order."""
+    dirs = [cwd or os.getcwd()]
+    if playbook_dir:
+        dirs += [playbook_dir, os.path.join(playbook_dir, "files")]
+    out = []
+    for d in dirs:
+        d = os.path.abspath(d)
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def resolve_path(src, dirs):
+    """(absolute path, None) for a policy named `src`, or (None, message) when it is not found.
+
+    `netaudit.netstat/NAME` is a policy shipped with the collection; absolute and ~ paths are
+    taken as they are; a relative path is looked for in `dirs` (see search_dirs), first hit wins.
+    """
+    text = src.strip()
+    if text.startswith(BUNDLED_PREFIX):
+        path = os.path.join(BUNDLED_DIR, text[len(BUNDLED_PREFIX) :])
+        if os.path.exists(path):
+            return os.path.normpath(path), None
+        shipped = sorted(
+            BUNDLED_PREFIX + os.path.relpath(os.path.join(d, f), BUNDLED_DIR).replace(os.sep, "/")
+            for d, _sub, files in os.walk(BUNDLED_DIR)
+            for f in files
+            if f.endswith((".yml", ".yaml"))
+        )
+        return None, "policy %s is not shipped with the collection (%s has: %s)" % (text, BUNDLED_DIR, ", ".join(shipped))
+    path = os.path.expanduser(text)
+    if os.path.isabs(path):
+        return os.path.normpath(path), None
+    for d in dirs:
+        cand = os.path.normpath(os.path.join(d, path))
+        if os.path.exists(cand):
+            return cand, None
+    return None, "policy file %s not found; looked in: %s" % (text, ", ".join(dirs))
+
+
 def load_policies(
     sources,
     base_dir=None,
@@ -840,17 +894,29 @@ def load_policies(
     schema_path=None,
     display_base=None,
     find=None,
+    dirs=None,
 ):
     """Load policy file path(s) and/or inline dicts; return LoadedPolicies or raise PolicyError.
 
-    `base_dir`: directory relative paths are resolved against (default: the current directory).
-    `find`: optional callable(path) -> absolute path (the action plugin passes _find_needle); it
-    may raise to signal "not found", in which case the plain path is used and reported missing.
+    `dirs`: where relative paths are looked for (see search_dirs; default: `base_dir`, else the
+    current directory). `find`: optional callable(path) -> absolute path tried before `dirs`.
+    A path found nowhere is an error that lists where it was looked for.
     """
     if sources is None:
         raise PolicyFileError(PolicyIssue("policy", None, None, None, "no policy given", "file"))
     if isinstance(sources, (str, dict)):
         sources = [sources]
+    if not isinstance(sources, (list, tuple)):
+        raise PolicyFileError(
+            PolicyIssue(
+                "policy",
+                None,
+                None,
+                None,
+                "expected a policy file path, a mapping or a list of those, got %s" % _type_name(sources),
+                "file",
+            )
+        )
     try:
         schema = load_schema(schema_path)
     except (OSError, ValueError) as exc:
@@ -865,20 +931,26 @@ def load_policies(
             )
         )
     loader = _Loader(base_dir, max_bytes, schema, display_base)
+    if dirs is None:
+        dirs = [os.path.abspath(loader.base_dir)]
     for n, src in enumerate(sources):
         if isinstance(src, dict):
             loader.load_inline(copy.deepcopy(src), "inline policy #%d" % (n + 1))
-        elif isinstance(src, str) and src.strip().startswith(BUNDLED_PREFIX):
-            loader.load_file(os.path.join(BUNDLED_DIR, src.strip()[len(BUNDLED_PREFIX) :]), [])
-        elif isinstance(src, str) and src.strip():
-            path = os.path.expanduser(src)
-            if find is not None:
+        elif isinstance(src, str) and src.strip() and "\0" not in src:
+            path = None
+            if find is not None and not src.strip().startswith(BUNDLED_PREFIX):
                 try:
-                    path = find(src) or path
-                except Exception:  # noqa: BLE001 - not found: report the plain path below
-                    path = os.path.expanduser(src)
-            if not os.path.isabs(path):
-                path = os.path.join(loader.base_dir, path)
+                    path = find(src)
+                except Exception:  # noqa: BLE001 - not found there: try the search directories
+                    path = None
+                if path and not os.path.exists(path):
+                    path = None
+            why = None
+            if path is None:
+                path, why = resolve_path(src, dirs)
+            if path is None:
+                loader.issues.append(PolicyIssue("policy #%d" % (n + 1), None, None, None, why, "file"))
+                continue
             loader.load_file(os.path.normpath(path), [])
         else:
             loader.issues.append(
@@ -887,7 +959,8 @@ def load_policies(
                     None,
                     None,
                     None,
-                    "expected a policy file path or a mapping, got %s" % _type_name(src),
+                    "expected a policy file path or a mapping, got %s"
+                    % ("a path with a NUL byte" if isinstance(src, str) and "\0" in src else _type_name(src)),
                 )
             )
     return loader.finish()

@@ -34,11 +34,13 @@ SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 #   task was skipped for the host (e.g. a `when:`), so it was never audited.
 STATUSES = ("ok", "failed", "unreachable", "skipped")
 
-# Host verdict, derived from status and compliance.
-VERDICTS = ("compliant", "drift", "failed", "unreachable", "skipped")
+# Host verdict: compliant | drift | incomplete (the audit ran; see _policy.judge), or the status
+# of a host that was not audited.
+VERDICTS = ("compliant", "drift", "incomplete", "failed", "unreachable", "skipped")
+AUDIT_VERDICTS = ("compliant", "drift", "incomplete")
 
 # The host counts of the summary, in the order the reports show them.
-SUMMARY_KEYS = ("hosts", "audited", "compliant", "drift", "failed", "unreachable", "skipped")
+SUMMARY_KEYS = ("hosts", "audited", "compliant", "drift", "incomplete", "failed", "unreachable", "skipped")
 
 FORMATS = ("json", "junit", "markdown", "html")
 FILENAMES = {
@@ -58,7 +60,21 @@ FINDING_KEYS = (
     "message",
     "source",
     "waived",
+    "proto",
+    "family",
+    "address",
+    "port",
+    "remote_address",
+    "remote_port",
+    "path",
+    "state",
+    "programs",
+    "users",
+    "uids",
+    "cause",
+    "unresolved",
 )
+_LIST_KEYS = ("programs", "users", "uids")
 
 # Display limits (characters) for the human formats; the JSON is never truncated.
 LIMIT_SHORT = 120  # table cells, chart labels, subjects, host names
@@ -172,7 +188,10 @@ def normalize_finding(finding):
         finding = {"rule": "unknown", "message": to_text(finding)}
     out = dict(finding)
     for key in FINDING_KEYS:
-        out.setdefault(key, None)
+        out.setdefault(key, [] if key in _LIST_KEYS else None)
+    for key in _LIST_KEYS:
+        if not isinstance(out[key], list):
+            out[key] = []
     severity = to_text(out.get("severity") or "error").lower()
     out["severity"] = severity if severity in SEVERITY_RANK else "error"
     out["rule"] = to_text(out.get("rule") or "unknown")
@@ -272,11 +291,10 @@ def normalize_host(name, entry):
     else:
         counts = count_findings(findings)
     if status == "ok":
-        compliant = entry.get("compliant")
-        if compliant is None:
-            compliant = counts["error"] == 0
-        compliant = bool(compliant)
-        verdict = "compliant" if compliant else "drift"
+        verdict = entry.get("verdict")
+        if verdict not in AUDIT_VERDICTS:
+            verdict = judge(findings, entry.get("fail_on") or "error")
+        compliant = verdict == "compliant"
     elif status == "skipped":
         compliant = None
         verdict = "skipped"
@@ -300,32 +318,31 @@ def normalize_host(name, entry):
     }
 
 
-# The owners as the policy engine words them in `actual`: "listening: nginx (pid 1,2, user
-# root), python3 (pid 7)"; pids differ from host to host, the names are what groups drift.
-_OWNER_RE = re.compile(r"(?:^listening: |, )(.+?) \(pid [0-9,+]+(?:, user [^)]*)?\)")
+def judge(findings, fail_on="error"):
+    """compliant | drift | incomplete from normalised findings, as the policy engine judges them
+    (unwaived findings at or above `fail_on`; drift wins over incomplete-facts)."""
+    limit = SEVERITY_RANK.get("error" if fail_on in (None, "never") else fail_on, 0)
+    counted = [f for f in findings if not f.get("waived") and SEVERITY_RANK.get(f["severity"], 9) <= limit]
+    if any(f["rule"] != "incomplete-facts" for f in counted):
+        return "drift"
+    return "incomplete" if counted else "compliant"
+
+
+def finding_programs(finding):
+    """The names of the programs a finding is about, from its structured `programs` field
+    (sorted, distinct; never read back out of the text)."""
+    names = set()
+    for prog in finding.get("programs") or []:
+        name = prog.get("name") if isinstance(prog, Mapping) else prog
+        if name is not None and name != "":
+            names.add(to_text(name))
+    return sorted(names)
 
 
 def finding_program(finding):
-    """The program(s) a finding is about, when the finding says (for grouping drift)."""
-    for key in ("program", "programs", "process"):
-        value = finding.get(key)
-        if value:
-            return ",".join(sorted(to_text(v) for v in value)) if isinstance(value, list) else to_text(value)
-    actual = finding.get("actual")
-    if isinstance(actual, dict):
-        for key in ("program", "name", "process"):
-            if actual.get(key):
-                return to_text(actual[key])
-        procs = actual.get("processes")
-        if isinstance(procs, list):
-            names = {to_text(p.get("name")) for p in procs if isinstance(p, dict) and p.get("name")}
-            if names:
-                return ",".join(sorted(names))
-    elif isinstance(actual, str) and actual.startswith("listening: "):
-        names = _OWNER_RE.findall(actual)
-        if names:
-            return ",".join(sorted(set(names)))
-    return None
+    """The program(s) a finding is about, as one label (None when it names none)."""
+    names = finding_programs(finding)
+    return ",".join(clean(n, LIMIT_SHORT) for n in names) if names else None
 
 
 def group_drift(hosts):
@@ -342,9 +359,10 @@ def group_drift(hosts):
         for finding in host["findings"]:
             if finding.get("waived"):
                 continue
+            programs = tuple(finding_programs(finding))
             program = finding_program(finding)
             subject = to_text(finding.get("subject"))
-            key = (finding["rule"], finding["severity"], subject, program or "")
+            key = (finding["rule"], finding["severity"], subject, programs)
             group = groups.get(key)
             if group is None:
                 label = subject if not program else f"{subject} {program}"
@@ -353,6 +371,7 @@ def group_drift(hosts):
                     "severity": finding["severity"],
                     "subject": subject,
                     "program": program,
+                    "programs": list(programs),
                     "label": label.strip() or finding["rule"],
                     "hosts": [],
                     "count": 0,
@@ -374,6 +393,16 @@ def group_drift(hosts):
         )
     )
     return out
+
+
+def fleet_verdict(hosts):
+    """The fleet's verdict: the worst of its hosts' (could not audit > drift > incomplete >
+    compliant; skipped hosts do not count)."""
+    seen = {h["verdict"] for h in hosts}
+    for verdict in ("failed", "unreachable", "drift", "incomplete"):
+        if verdict in seen:
+            return verdict
+    return "compliant"
 
 
 def build_report(hosts, playbook=None, generated=None, extra=None):
@@ -412,7 +441,8 @@ def build_report(hosts, playbook=None, generated=None, extra=None):
         "schema_version": SCHEMA_VERSION,
         "generated": generated,
         "playbook": playbook,
-        "compliant": all(h["compliant"] is not False for h in entries),
+        "compliant": all(h["verdict"] in ("compliant", "skipped") for h in entries),
+        "verdict": fleet_verdict(entries),
         "summary": summary,
         "hosts": entries,
         "drift": group_drift(entries),
@@ -511,8 +541,13 @@ def junit_cases(model, fail_on="error"):
                 subjects = ", ".join(to_text(f["subject"]) for f in failing[:5])
                 if len(failing) > 5:
                     subjects += ", \u2026"
-                message = f"{len(failing)} {rule} finding(s): {subjects}"
-                outcome = "failure"
+                if rule == "incomplete-facts":
+                    # could not be seen: an error of the audit, not a failed check (drift)
+                    message = f"incomplete: {len(failing)} part(s) could not be seen: {subjects}"
+                    outcome = "error"
+                else:
+                    message = f"{len(failing)} {rule} finding(s): {subjects}"
+                    outcome = "failure"
             else:
                 message = ""
                 outcome = "passed"
@@ -603,9 +638,20 @@ def render_junit(model, fail_on="error"):
 _VERDICT_MARK = {
     "compliant": "PASS",
     "drift": "DRIFT",
+    "incomplete": "INCOMPLETE",
     "failed": "FAILED",
     "unreachable": "UNREACHABLE",
     "skipped": "SKIPPED",
+}
+
+
+# The fleet headline: PASS, or what kept it from passing.
+_FLEET_MARK = {
+    "compliant": "PASS",
+    "drift": "FAIL (drift)",
+    "incomplete": "INCOMPLETE",
+    "failed": "FAIL (not audited)",
+    "unreachable": "FAIL (not audited)",
 }
 
 
@@ -613,7 +659,8 @@ def _fleet_line(model):
     s = model["summary"]
     return (
         f"{s['hosts']} hosts: {s['compliant']} compliant, {s['drift']} drifted, "
-        f"{s['failed']} failed, {s['unreachable']} unreachable, {s['skipped']} skipped"
+        f"{s['incomplete']} incomplete, {s['failed']} failed, {s['unreachable']} unreachable, "
+        f"{s['skipped']} skipped"
     )
 
 
@@ -631,7 +678,7 @@ def _md_table(header, align, rows):
 
 def render_markdown(model):
     s = model["summary"]
-    verdict = "**PASS**" if model["compliant"] else "**FAIL**"
+    verdict = "**%s**" % _FLEET_MARK[model.get("verdict") or ("compliant" if model["compliant"] else "drift")]
     meta = "Generated " + md_text(model.get("generated"))
     if model.get("playbook"):
         meta += " by playbook " + md_text(model["playbook"])
@@ -736,6 +783,7 @@ _SEV_COLOR = {"error": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 _VERDICT_CLASS = {
     "compliant": "ok",
     "drift": "bad",
+    "incomplete": "inc",
     "failed": "bad",
     "unreachable": "bad",
     "skipped": "skip",
@@ -747,7 +795,7 @@ background:#fafafa}
 h1{margin:0 0 .3rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .meta{color:#666}
 .verdict{display:inline-block;padding:.15rem .6rem;border-radius:.3rem;font-weight:600;color:#fff}
-.ok{background:#2e7d32}.bad{background:#c62828}.skip{background:#757575}
+.ok{background:#2e7d32}.bad{background:#c62828}.inc{background:#8d5a00}.skip{background:#757575}
 table{border-collapse:collapse;margin:.5rem 0;background:#fff}
 th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 td{overflow-wrap:anywhere}th,td.rule{white-space:nowrap}
@@ -821,12 +869,12 @@ def render_html(model):
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
     )
     out.append(f"<title>Socket audit report</title><style>{_CSS}</style></head><body>")
-    fleet_ok = model["compliant"]
+    fleet = model.get("verdict") or ("compliant" if model["compliant"] else "drift")
     out.append("<h1>Socket audit report</h1>")
     out.append(
         '<p><span class="verdict {}" id="fleet-verdict">{}</span> {}</p>'.format(
-            "ok" if fleet_ok else "bad",
-            "PASS" if fleet_ok else "FAIL",
+            _VERDICT_CLASS.get(fleet, "bad"),
+            e(_FLEET_MARK[fleet]),
             e(_fleet_line(model)),
         )
     )
@@ -1005,6 +1053,162 @@ def write_files_atomic(directory, contents, mode=None, what="report"):
     return [final for _tmp, final in staged]
 
 
+# The report directory holds each run's files in a set of their own and switches to a new set
+# in one step (see write_report_set):
+#
+#   report_dir/latest -> .sets/<run id>      the current set (a symlink, replaced atomically)
+#   report_dir/report.json -> latest/report.json, junit.xml -> latest/junit.xml, ...
+#   report_dir/.sets/<run id>/               the current set and the previous one
+#   report_dir/.sets/.tmp-<pid>-*            a set being written (removed by the next run when
+#                                            its writer is gone)
+SETS_DIR = ".sets"
+LATEST = "latest"
+KEEP_SETS = 2  # the current set and the previous one
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _remove_tree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _symlink_atomic(target, link):
+    """Make `link` a symlink to `target`, replacing whatever is there in one rename."""
+    tmp = "%s.tmp-%d" % (link, os.getpid())
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _stale_leftovers(directory, sets):
+    """Temp files and sets a killed run left behind (their writer is gone)."""
+    out = []
+    for parent, names in ((sets, _listdir(sets)), (directory, _listdir(directory))):
+        for name in names:
+            if ".tmp-" not in name:
+                continue
+            pid = name.split(".tmp-", 1)[1].split("-", 1)[0].split(".", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
+                continue
+            if pid.isdigit() and int(pid) == os.getpid() and parent == sets:
+                continue
+            out.append(os.path.join(parent, name))
+    return out
+
+
+def _listdir(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def write_report_set(directory, contents, mode=None, what="report", keep=KEEP_SETS):
+    """Write [(filename, text)] as one set into `directory` and switch to it in one step.
+
+    The files are written and fsync'ed in a staging directory, which is renamed to
+    ``.sets/<run id>``; then the ``latest`` symlink is replaced (one rename) to point at it, and
+    each ``report_dir/<file>`` is (once) made a symlink to ``latest/<file>``. A run killed at
+    any instant therefore leaves either the previous complete set or the new one behind every
+    name, never a mix. The next run removes what a killed run left (staging directories and
+    temp links whose writer is gone) and keeps the newest `keep` sets. Raises ReportError naming
+    the file that failed.
+    """
+    sets = os.path.join(directory, SETS_DIR)
+    latest = os.path.join(directory, LATEST)
+    current = None
+    try:
+        os.makedirs(sets, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot create {what} directory {directory}: {exc}") from exc
+    if mode is None:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    for path in _stale_leftovers(directory, sets):
+        if os.path.isdir(path) and not os.path.islink(path):
+            _remove_tree(path)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    names = [name for name, _text in contents]
+    stage = final = None
+    try:
+        # A directory written by an older version holds plain files: keep them readable as the
+        # current set (copies), so that replacing them by links never mixes two runs.
+        if not os.path.islink(latest):
+            plain_files = [n for n in FILENAMES.values() if os.path.isfile(os.path.join(directory, n))
+                           and not os.path.islink(os.path.join(directory, n))]
+            if plain_files:
+                import shutil
+
+                legacy = os.path.join(sets, "legacy")
+                os.makedirs(legacy, exist_ok=True)
+                for n in plain_files:
+                    shutil.copy2(os.path.join(directory, n), os.path.join(legacy, n))
+                _symlink_atomic(os.path.join(SETS_DIR, "legacy"), latest)
+        stage = tempfile.mkdtemp(prefix=".tmp-%d-" % os.getpid(), dir=sets)
+        for filename, text in contents:
+            current = filename
+            path = os.path.join(stage, filename)
+            with open(path, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(path, mode)
+        os.chmod(stage, (mode | 0o111) & 0o777 if mode & 0o444 else 0o700)
+        run_id = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ") + "-%d" % os.getpid()
+        final = os.path.join(sets, run_id)
+        current = os.path.join(SETS_DIR, run_id)
+        os.rename(stage, final)
+        current = LATEST
+        _symlink_atomic(os.path.join(SETS_DIR, run_id), latest)
+        for filename in names:
+            current = filename
+            link = os.path.join(directory, filename)
+            want = os.path.join(LATEST, filename)
+            if not (os.path.islink(link) and os.readlink(link) == want):
+                _symlink_atomic(want, link)
+        # names of formats this run did not write would point at nothing: drop them
+        for filename in FILENAMES.values():
+            link = os.path.join(directory, filename)
+            if filename not in names and os.path.islink(link) and os.readlink(link) == os.path.join(LATEST, filename):
+                os.unlink(link)
+    except (OSError, UnicodeError) as exc:
+        # what this run staged and did not switch to is of no use: remove it
+        for path in (stage, final):
+            if path and os.path.isdir(path) and os.path.realpath(latest) != os.path.realpath(path):
+                _remove_tree(path)
+        raise ReportError(f"cannot write {what} {current} in {directory}: {exc}") from exc
+    # keep the newest sets (the current one always)
+    done = [n for n in _listdir(sets) if ".tmp-" not in n and n != run_id]
+    for old in sorted(done, key=lambda n: (n != "legacy", n), reverse=True)[max(0, keep - 1):]:
+        _remove_tree(os.path.join(sets, old))
+    return [os.path.join(directory, n) for n in names]
+
+
 def plain(value):
     """Data as plain dict / list / str / int / float / bool / None: the tagged, lazy or proxy
     containers and strings ansible-core hands to plugins become their plain equivalents."""
@@ -1040,5 +1244,5 @@ def write_reports(model, directory, formats=None, fail_on="error"):
         except Exception as exc:  # noqa: BLE001 - a renderer bug must not leave half a report
             raise ReportError(f"cannot render {FILENAMES[name]}: {type(exc).__name__}: {exc}") from exc
         rendered.append((FILENAMES[name], text))
-    paths = write_files_atomic(directory, rendered)
+    paths = write_report_set(directory, rendered)
     return dict(zip(names, paths))

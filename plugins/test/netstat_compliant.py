@@ -60,16 +60,16 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.netaudit.netstat.plugins.filter.netstat_drift import audit
-from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
+from ansible_collections.netaudit.netstat.plugins.filter.netstat_drift import audit, with_playbook_dir
 
 
-def netstat_compliant(facts, policy, fail_on="error", today=None, allow_incomplete=False):
+def netstat_compliant(facts, policy, fail_on="error", today=None, allow_incomplete=False, playbook_dir=None):
     if fail_on not in ("error", "warning", "info"):
         raise AnsibleFilterError("netstat_compliant: fail_on must be error, warning or info, not %r" % (fail_on,))
-    return not _policy.fails(audit(facts, policy, today=today, allow_incomplete=allow_incomplete), fail_on)
+    host = audit(facts, policy, today=today, allow_incomplete=allow_incomplete, playbook_dir=playbook_dir, fail_on=fail_on)
+    return host["verdict"] == "compliant"
 
 
 class TestModule(object):
     def tests(self):
-        return {"netstat_compliant": netstat_compliant}
+        return {"netstat_compliant": with_playbook_dir(netstat_compliant)}

@@ -110,7 +110,9 @@ def test_audit_fails_on_errors_and_returns_findings(tmp_path):
     assert result["findings"][0]["source"] == "files/web.yml:7"
     assert result["policy_files"] == ["files/web.yml"]
     assert result["netstat_audit"]["findings"] == result["findings"]
-    assert result["msg"].startswith("NOT compliant: 3 error(s)")
+    assert result["verdict"] == "drift" and result["fails"] is True
+    assert result["msg"].startswith("DRIFT against web: 3 drift finding(s) at or above error")
+    assert result["console"][1:] == ["  error %s %s: %s" % (f["rule"], f["subject"], f["message"]) for f in result["findings"]]
     assert "error unexpected-listener tcp 0.0.0.0:8080" in result["msg"]
 
 

@@ -208,7 +208,7 @@ def test_fleet_report(tmp_path, result_cls):
     cb = make_callback(tmp_path)
     run_fleet(cb, result_cls)
     out = tmp_path / "reports"
-    assert sorted(os.listdir(out)) == ["junit.xml", "report.html", "report.json", "report.md"]
+    assert _report_names(out) == ["junit.xml", "report.html", "report.json", "report.md"]
     report = json.loads((out / "report.json").read_text())
     hosts = {h["host"]: h for h in report["hosts"]}
     assert set(hosts) == {"clean", "drift", "down", "broken", "skipme", "hostile"}  # no localhost
@@ -242,7 +242,7 @@ def test_junit_from_callback_validates(tmp_path):
 def test_formats_option(tmp_path):
     cb = make_callback(tmp_path, formats=["json", "junit"])
     run_fleet(cb)
-    assert sorted(os.listdir(tmp_path / "reports")) == ["junit.xml", "report.json"]
+    assert _report_names(tmp_path / "reports") == ["junit.xml", "report.json"]
 
 
 def test_no_audit_no_report(tmp_path):
@@ -370,3 +370,8 @@ def test_ansible_playbook_run(tmp_path):
     assert hosts["local1"]["status"] == "ok", proc.stdout + proc.stderr
     assert hosts["local1"]["facts"]["listeners"] is not None
     assert "netstat_report: fleet NOT compliant" in proc.stdout
+
+
+def _report_names(directory):
+    """The report files of a report directory (its `latest` link and `.sets` store aside)."""
+    return sorted(n for n in os.listdir(directory) if not n.startswith(".") and n != "latest")

@@ -45,8 +45,11 @@ POLICY = {"listeners": {"default": "deny", "allow": [{"port": 22, "program": "ss
 
 
 def test_plugins_are_registered():
-    assert FilterModule().filters()["netstat_drift"] is netstat_drift
-    assert compliant_plugin.TestModule().tests()["netstat_compliant"] is netstat_compliant
+    registered = FilterModule().filters()["netstat_drift"]
+    assert registered.__name__ == "netstat_drift"
+    assert getattr(registered, "jinja_pass_arg", None) is not None  # gets the play's playbook_dir
+    registered = compliant_plugin.TestModule().tests()["netstat_compliant"]
+    assert registered.__name__ == "netstat_compliant" and getattr(registered, "jinja_pass_arg", None) is not None
 
 
 def test_filter_with_inline_policy_matches_engine():

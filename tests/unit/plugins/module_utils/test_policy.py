@@ -199,15 +199,19 @@ def test_unknown_owner_is_never_silently_compliant():
     fx = facts([listener("tcp", "0.0.0.0", 80, [])], complete=False, reasons=["not root"])
     pol = {"listeners": {"allow": [{"port": 80, "program": "nginx"}]}}
     r = run(fx, pol)
-    assert sorted(rules(r)) == [("incomplete-facts", "collector"), ("wrong-owner", "tcp 0.0.0.0:80")]
-    owner = [f for f in r["findings"] if f["rule"] == "wrong-owner"][0]
-    assert owner["actual"] == "unknown (owner not resolved)"
+    # older facts (no per-socket cause): the socket without an owner is the finding, not drift
+    assert sorted(rules(r)) == [("incomplete-facts", "tcp 0.0.0.0:80")]
+    owner = r["findings"][0]
+    assert owner["actual"] == "owner unknown: not root"
     assert owner["severity"] == "error"
+    assert owner["cause"] == "unknown" and owner["port"] == 80 and owner["proto"] == "tcp"
+    assert r["verdict"] == "incomplete" and r["compliant"] is False
     # even when the policy ignores incomplete facts, the unknown owner stays visible (info)
     pol["completeness"] = {"severity": "ignore"}
     r = run(fx, pol)
-    assert rules(r) == [("wrong-owner", "tcp 0.0.0.0:80")]
+    assert rules(r) == [("incomplete-facts", "tcp 0.0.0.0:80")]
     assert r["findings"][0]["severity"] == "info"
+    assert r["verdict"] == "compliant"
 
 
 def test_program_matches_name_exe_and_glob():
@@ -666,7 +670,7 @@ def test_finding_shape_sources_and_deterministic_order():
     }
     ls = [listener("tcp", "0.0.0.0", p, [proc("svc")]) for p in (23, 9000, 100, 22, 8080)]
     r = run(facts(ls), pol)
-    keys = {"rule", "severity", "subject", "expected", "actual", "message", "source", "waived"}
+    keys = {"rule", "severity", "subject", "expected", "actual", "message", "source", "waived"} | set(P.FINDING_FIELDS)
     assert all(set(f) == keys for f in r["findings"])
     assert [(f["rule"], f["subject"], f["source"]) for f in r["findings"]] == [
         ("forbidden-listener", "tcp 0.0.0.0:23", "policies/web.yml:8"),

@@ -389,7 +389,7 @@ def test_html_chart_per_host_and_drift(model):
 def test_write_reports_all_four(model, tmp_path):
     paths = _report.write_reports(model, str(tmp_path / "out"))
     assert sorted(os.path.basename(p) for p in paths.values()) == sorted(["report.json", "junit.xml", "report.md", "report.html"])
-    assert sorted(os.listdir(tmp_path / "out")) == sorted(os.path.basename(p) for p in paths.values())
+    assert _report_names(tmp_path / "out") == sorted(os.path.basename(p) for p in paths.values())
     for path in paths.values():
         with open(path, encoding="utf-8") as f:
             assert "down.example.com" in f.read()
@@ -404,7 +404,7 @@ def test_write_reports_formats_subset(model, tmp_path):
 
 def test_write_failure_keeps_old_reports(model, tmp_path, monkeypatch):
     _report.write_reports(model, str(tmp_path))
-    before = {n: (tmp_path / n).read_text() for n in os.listdir(tmp_path)}
+    before = {n: (tmp_path / n).read_text() for n in _report_names(tmp_path)}
     calls = []
     real_replace = os.replace
 
@@ -418,8 +418,10 @@ def test_write_failure_keeps_old_reports(model, tmp_path, monkeypatch):
     other = _report.build_report({"x": {"status": "unreachable", "error": "gone"}})
     with pytest.raises(_report.ReportError, match="No space left"):
         _report.write_reports(other, str(tmp_path))
-    after = {n: (tmp_path / n).read_text() for n in os.listdir(tmp_path)}
-    assert after == before  # nothing replaced, no temporary files left
+    after = {n: (tmp_path / n).read_text() for n in _report_names(tmp_path)}
+    assert after == before  # nothing replaced
+    leftovers = [n for n in os.listdir(tmp_path / ".sets") if ".tmp-" in n] + [n for n in os.listdir(tmp_path) if ".tmp-" in n]
+    assert leftovers == [] and len(os.listdir(tmp_path / ".sets")) == 1  # nothing staged is left
 
 
 def test_render_failure_writes_nothing(tmp_path, monkeypatch):
@@ -453,3 +455,8 @@ def test_md_text_escapes_everything():
     out = _report.md_text("a|b`c*d_e[f]g<h>&i\nj")
     # the newline is shown as the text \x0a, whose backslash Markdown needs escaped
     assert out == "a\\|b\\`c\\*d\\_e\\[f\\]g&lt;h&gt;&amp;i\\\\x0aj"
+
+
+def _report_names(directory):
+    """The report files of a report directory (its `latest` link and `.sets` store aside)."""
+    return sorted(n for n in os.listdir(directory) if not n.startswith(".") and n != "latest")

@@ -1,0 +1,231 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Why a process could not be inspected, and which unresolved socket it may hold.
+
+This is a private module_utils file of netaudit.netstat; its API may change at any time.
+Standard library only: it runs on the managed host (Python 3.8+).
+
+Reading the links in /proc/PID/fd is a ptrace "read" access check in the kernel
+(``ptrace_may_access(PTRACE_MODE_READ_FSCREDS)``, fs/proc/fd.c). It fails when:
+
+- the reader is not root and the target runs as another user (``not-root``);
+- /proc is mounted with ``hidepid=`` and the target is another user's (``hidepid``; with
+  hidepid=2/invisible the process is not even listed);
+- the reader is root, but the target's permitted capabilities are not a subset of the reader's
+  and the reader lacks CAP_SYS_PTRACE over it (``capabilities``: a gatherer in a container or
+  sandbox whose bounding set was reduced, reading the host's pid 1);
+- the target lives in a user namespace the reader does not own (``user-namespace``);
+- an LSM (AppArmor, SELinux, Yama) refuses it (``lsm``).
+
+A process that exits between the listing of /proc and the read of its descriptors is
+``vanished``. The status file and comm stay world-readable in every case but hidepid, so the
+name, uid and capabilities of the process can still be read and reported.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.netaudit.netstat.plugins.module_utils._owners import user_name
+
+# include/uapi/linux/capability.h
+CAP_NAMES = (
+    "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
+    "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
+    "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
+    "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
+    "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
+    "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
+)
+CAP_SYS_PTRACE = 19
+
+CAUSES = ("not-root", "hidepid", "capabilities", "user-namespace", "lsm", "vanished")
+
+# What to do about each cause, worded for the finding's message.
+ADVICE = {
+    "not-root": "gather as root (become: true)",
+    "hidepid": "gather as root, or as a member of the gid= group of the hidepid /proc mount",
+    "capabilities": (
+        "the gatherer runs with fewer capabilities than that process (a container or sandbox with a "
+        "reduced bounding set): gather from a context with full capabilities and CAP_SYS_PTRACE, or "
+        "waive this socket"
+    ),
+    "user-namespace": (
+        "that process lives in another user namespace (a container's or a sandbox's): gather from the "
+        "namespace's owner, or waive this socket"
+    ),
+    "lsm": "an LSM (AppArmor, SELinux, Yama) denies the gatherer; allow ptrace read access, or waive this socket",
+    "vanished": "the owning process exited during the scan: gather again",
+}
+
+DESCRIPTION = {
+    "not-root": "not root",
+    "hidepid": "hidden by the hidepid option of /proc",
+    "capabilities": "denied although root: the process holds capabilities the gatherer lacks",
+    "user-namespace": "denied although root: the process is in another user namespace",
+    "lsm": "denied although root: an LSM refused the access",
+    "vanished": "the process vanished during the scan",
+}
+
+# At most this many uninspected processes are described one by one in the facts.
+MAX_DESCRIBED = 100
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "backslashreplace")
+    except (OSError, IOError):
+        return None
+
+
+def _status(proc_root, pid):
+    """The fields of /proc/PID/status we use: name, uid (effective), CapPrm, CapEff (ints)."""
+    text = _read_text("%s/%s/status" % (proc_root, pid))
+    out = {}
+    if text is None:
+        return out
+    for line in text.split("\n"):
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value.strip()
+        try:
+            if key == "Name":
+                out["name"] = value
+            elif key == "Uid":
+                out["uid"] = int(value.split()[1])
+            elif key == "CapPrm":
+                out["cap_prm"] = int(value, 16)
+            elif key == "CapEff":
+                out["cap_eff"] = int(value, 16)
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def cap_names(mask):
+    """Capability bits as names (cap_sys_admin, ...); unknown bits as cap_N."""
+    out = []
+    bit = 0
+    while mask:
+        if mask & 1:
+            out.append("cap_" + (CAP_NAMES[bit] if bit < len(CAP_NAMES) else str(bit)))
+        mask >>= 1
+        bit += 1
+    return out
+
+
+def hidepid_option(proc_root="/proc"):
+    """The hidepid= value of the procfs mounted at `proc_root` (None when not set / not found)."""
+    text = _read_text("/proc/self/mountinfo")
+    if not text:
+        return None
+    target = os.path.realpath(proc_root)
+    found = None
+    for line in text.split("\n"):
+        fields = line.split(" - ", 1)
+        if len(fields) != 2:
+            continue
+        left, right = fields[0].split(), fields[1].split()
+        if len(left) < 5 or len(right) < 3 or right[0] != "proc" or left[4] != target:
+            continue
+        found = None
+        for opt in right[2].split(","):
+            if opt.startswith("hidepid="):
+                value = opt[len("hidepid="):]
+                found = None if value in ("0", "off") else value
+    return found
+
+
+class Inspector(object):
+    """Classifies the processes whose descriptors could not be read (see the module docstring)."""
+
+    def __init__(self, proc_root="/proc"):
+        self.proc_root = proc_root
+        self.euid = os.geteuid()
+        me = _status(proc_root, "self") if proc_root == "/proc" else _status("/proc", "self")
+        self.cap_prm = me.get("cap_prm", 0)
+        self.cap_eff = me.get("cap_eff", 0)
+        self.uid_map = _read_text("/proc/self/uid_map")
+        self.hidepid = hidepid_option(proc_root)
+
+    def classify(self, pid):
+        """{pid, name, uid, user, cause, detail} for a process whose fds could not be read."""
+        st = _status(self.proc_root, pid)
+        uid = st.get("uid")
+        info = {"pid": pid, "name": st.get("name"), "uid": uid, "user": user_name(uid)}
+        if not st:
+            info.update(cause="vanished", detail=DESCRIPTION["vanished"])
+            return info
+        if self.euid != 0:
+            if self.hidepid and uid != self.euid:
+                info.update(cause="hidepid", detail="/proc is mounted with hidepid=%s" % self.hidepid)
+            else:
+                info.update(cause="not-root", detail="the gatherer runs as uid %d, the process as uid %s" % (self.euid, uid))
+            return info
+        missing = st.get("cap_prm", 0) & ~self.cap_prm
+        if missing or not self.cap_eff & (1 << CAP_SYS_PTRACE):
+            lacks = cap_names(missing) if missing else ["cap_sys_ptrace"]
+            info.update(
+                cause="capabilities",
+                detail="root, but the process holds %s, which the gatherer lacks" % ", ".join(lacks[:6])
+                + (" (+%d more)" % (len(lacks) - 6) if len(lacks) > 6 else ""),
+            )
+            return info
+        their_map = _read_text("%s/%s/uid_map" % (self.proc_root, pid))
+        if their_map is not None and self.uid_map is not None and their_map.split() != self.uid_map.split():
+            info.update(cause="user-namespace", detail="root, but the process is in another user namespace (uid_map differs)")
+            return info
+        label = _read_text("%s/%s/attr/current" % (self.proc_root, pid))
+        label = (label or "").strip("\0\n ")
+        info.update(
+            cause="lsm",
+            detail="root with the needed capabilities, refused by an LSM%s" % (" (process label %s)" % label if label else ""),
+        )
+        return info
+
+    def describe(self, unreadable_pids, vanished_pids=()):
+        """Every uninspected process, classified, sorted by pid."""
+        out = [self.classify(pid) for pid in sorted(unreadable_pids)]
+        for pid in sorted(set(vanished_pids) - set(unreadable_pids)):
+            out.append({"pid": pid, "name": None, "uid": None, "user": None, "cause": "vanished",
+                        "detail": DESCRIPTION["vanished"]})
+        out.sort(key=lambda p: p["pid"])
+        return out
+
+
+def unresolved_owner(sock_uid, uninspected, vanished=0, hidepid=None, is_root=True):
+    """Why a socket with no known owner has none: {cause, pids, detail} or None (no process holds
+    it as far as anything could see: a kernel socket, or one in flight).
+
+    The candidates are the uninspected processes running as the socket's uid (a socket's uid is
+    its creator's); when none does, every uninspected process is a candidate.
+    """
+    denied = [p for p in uninspected if p["cause"] != "vanished"]
+    if denied:
+        same = [p for p in denied if sock_uid is not None and p.get("uid") == sock_uid]
+        cands = same or denied
+        causes = sorted({p["cause"] for p in cands}, key=CAUSES.index)
+        first = cands[0]
+        detail = "could not inspect %s" % ", ".join(
+            "pid %s (%s)" % (p["pid"], p.get("name") or "?") for p in cands[:5]
+        ) + (" and %d more" % (len(cands) - 5) if len(cands) > 5 else "")
+        detail += ": " + (first.get("detail") or DESCRIPTION[first["cause"]])
+        return {"cause": causes[0], "causes": causes, "pids": [p["pid"] for p in cands[:20]], "detail": detail}
+    if not is_root and hidepid:
+        return {
+            "cause": "hidepid",
+            "causes": ["hidepid"],
+            "pids": [],
+            "detail": "/proc is mounted with hidepid=%s: other users' processes are not listed" % hidepid,
+        }
+    if vanished:
+        gone = [p["pid"] for p in uninspected if p["cause"] == "vanished"][:20]
+        return {"cause": "vanished", "causes": ["vanished"], "pids": gone,
+                "detail": "%d process(es) vanished during the scan" % vanished}
+    return None
