@@ -3,8 +3,12 @@
 # (policies/default.yml), writing report.json, junit.xml, report.md and report.html to ./reports
 # (or $NETAUDIT_REPORT_DIR). Prints the verdict.
 #
-#   scripts/audit.sh            report only: exit 0 once the reports are written
-#   scripts/audit.sh --gate     CI gate: exit non-zero when the host drifts or cannot be audited
+#   scripts/audit.sh            report only: exit 0 once the reports are written (4 when the host
+#                               could not be audited, e.g. a policy error: that is never a pass)
+#   scripts/audit.sh --gate     CI gate, exit code by verdict:
+#                                 0 compliant, 1 drift, 3 incomplete (something could not be
+#                                 seen), 4 could not audit (failed, unreachable, policy error,
+#                                 no report), 2 usage error
 #   scripts/audit.sh -e netaudit_policies='["/path/my.yml"]'   other policies (extra args go to
 #                                                              ansible-playbook)
 set -euo pipefail
@@ -12,9 +16,16 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 gate=0
 args=()
 for a in "$@"; do
-  if [ "$a" = "--gate" ]; then gate=1; else args+=("$a"); fi
+  case "$a" in
+    --gate) gate=1 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) args+=("$a") ;;
+  esac
 done
-bash "$here/scripts/setup.sh" >/dev/null
+if ! bash "$here/scripts/setup.sh"; then
+  echo "audit: setup failed (see above)" >&2
+  exit 4
+fi
 export PATH="$here/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$here/.venv/collections"
 export NETAUDIT_REPORT_DIR="${NETAUDIT_REPORT_DIR:-$PWD/reports}"
@@ -25,15 +36,30 @@ export ANSIBLE_INVENTORY_UNPARSED_WARNING=False
 rc=0
 ansible-playbook -i "localhost," -c local \
   -e "ansible_python_interpreter=$here/.venv/bin/python" \
-  netaudit.netstat.audit "${args[@]}" || rc=$?
+  netaudit.netstat.audit ${args[@]+"${args[@]}"} || rc=$?
 if [ ! -s "$NETAUDIT_REPORT_DIR/report.json" ]; then
   echo "audit: no report was written to $NETAUDIT_REPORT_DIR (ansible-playbook exit $rc)" >&2
-  exit 1
+  exit 4
 fi
+verdict=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("verdict") or "failed")' \
+  "$NETAUDIT_REPORT_DIR/report.json")
 echo
-echo "Reports: $NETAUDIT_REPORT_DIR/{report.json,junit.xml,report.md,report.html}"
 sed -n '1,40p' "$NETAUDIT_REPORT_DIR/report.md"
+echo
+echo "Verdict: $verdict. Reports: $NETAUDIT_REPORT_DIR/{report.json,junit.xml,report.md,report.html}"
+case "$verdict" in
+  compliant) code=0 ;;
+  drift) code=1 ;;
+  incomplete) code=3 ;;
+  *) code=4 ;;
+esac
+if [ "$code" = 0 ] && [ "$rc" != 0 ]; then
+  code=4  # the playbook failed although the report says compliant: never a pass
+fi
 if [ "$gate" = 1 ]; then
-  exit "$rc"
+  exit "$code"
+fi
+if [ "$code" = 4 ]; then
+  exit 4
 fi
 exit 0

@@ -18,8 +18,11 @@ fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if ! { apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"; } >/tmp/netaudit-apt.log 2>&1; then
+    tail -n 30 /tmp/netaudit-apt.log >&2
+    echo "setup: apt-get failed (log: /tmp/netaudit-apt.log)" >&2
+    exit 1
+  fi
 fi
 
 py=${PYTHON:-python3}
@@ -30,9 +33,13 @@ fi
 stamp=.venv/.requirements.sha
 want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: installing Python requirements into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements-dev.txt
+  echo "setup: installing Python requirements into .venv (pip output in .venv/pip.log)"
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -r requirements-dev.txt; } \
+      >.venv/pip.log 2>&1; then
+    tail -n 30 .venv/pip.log >&2
+    echo "setup: pip failed; the whole log is .venv/pip.log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 

@@ -83,10 +83,11 @@ EXAMPLES = r"""
 #   ansible-playbook netaudit.netstat.audit -i inventory
 """
 
+import os
 from collections.abc import Mapping
 
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.netaudit.netstat.plugins.plugin_utils import _report
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _console, _report
 
 AUDIT_ACTIONS = frozenset(("netaudit.netstat.netstat_audit", "netstat_audit"))
 AUDIT_KEY = "netstat_audit"
@@ -141,6 +142,7 @@ def audit_payload(result):
         return _report.plain(result[AUDIT_KEY])
     if "findings" in result and "compliant" in result:
         keep = (
+            "verdict",
             "compliant",
             "counts",
             "findings",
@@ -215,6 +217,8 @@ class HostRecord:
             facts = self.facts or audit.get("facts_summary") or audit.get("facts")
             return {
                 "status": "ok",
+                "verdict": audit.get("verdict"),
+                "fail_on": audit.get("fail_on"),
                 "compliant": audit.get("compliant"),
                 "counts": audit.get("counts"),
                 "findings": audit.get("findings") or [],
@@ -343,9 +347,14 @@ class CallbackModule(CallbackBase):
             self._display.error(f"netstat_report: no report written: {exc}")
             return
         s = model["summary"]
-        verdict = "compliant" if model["compliant"] else "NOT compliant"
+        verdict = model.get("verdict") or ("compliant" if model["compliant"] else "drift")
+        verdict = "compliant" if verdict == "compliant" else "NOT compliant (%s)" % verdict
         self._display.display(
-            f"netstat_report: fleet {verdict} ({s['hosts']} hosts: {s['compliant']} compliant, "
-            f"{s['drift']} drifted, {s['failed']} failed, {s['unreachable']} unreachable, "
-            f"{s['skipped']} skipped); wrote {', '.join(sorted(paths.values()))}"
+            _console.console_text(
+                f"netstat_report: fleet {verdict} ({s['hosts']} hosts: {s['compliant']} compliant, "
+                f"{s['drift']} drifted, {s['incomplete']} incomplete, {s['failed']} failed, "
+                f"{s['unreachable']} unreachable, {s['skipped']} skipped); reports in {directory}: "
+                f"{', '.join(sorted(os.path.basename(p) for p in paths.values()))}",
+                limit=0,
+            )
         )

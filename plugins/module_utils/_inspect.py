@@ -173,19 +173,19 @@ class Inspector(object):
             lacks = cap_names(missing) if missing else ["cap_sys_ptrace"]
             info.update(
                 cause="capabilities",
-                detail="root, but the process holds %s, which the gatherer lacks" % ", ".join(lacks[:6])
+                detail="it holds %s, which the gatherer (root) lacks" % ", ".join(lacks[:6])
                 + (" (+%d more)" % (len(lacks) - 6) if len(lacks) > 6 else ""),
             )
             return info
         their_map = _read_text("%s/%s/uid_map" % (self.proc_root, pid))
         if their_map is not None and self.uid_map is not None and their_map.split() != self.uid_map.split():
-            info.update(cause="user-namespace", detail="root, but the process is in another user namespace (uid_map differs)")
+            info.update(cause="user-namespace", detail="it is in another user namespace (its uid_map differs)")
             return info
         label = _read_text("%s/%s/attr/current" % (self.proc_root, pid))
         label = (label or "").strip("\0\n ")
         info.update(
             cause="lsm",
-            detail="root with the needed capabilities, refused by an LSM%s" % (" (process label %s)" % label if label else ""),
+            detail="an LSM refused root with the needed capabilities%s" % (" (process label %s)" % label if label else ""),
         )
         return info
 

@@ -958,8 +958,7 @@ def _owner_unresolved(ctx, sock, owner_rules=True):
 _ADVICE = {
     "not-root": "gather as root (become: true)",
     "hidepid": "gather as root, or as a member of the gid= group of the hidepid /proc mount",
-    "capabilities": "gather from a context with full capabilities (the gatherer's bounding set lacks what "
-    "that process holds)",
+    "capabilities": "gather with full capabilities (outside the sandbox or container that reduced them)",
     "user-namespace": "gather from the owner of that process's user namespace",
     "lsm": "allow the gatherer ptrace read access in the LSM policy",
     "vanished": "gather again",
@@ -985,9 +984,8 @@ def _add_unresolved(ctx, rule_subject, fields, unresolved, what, sortkey, waiver
         rule_subject,
         "the owner of this socket (%s)" % what,
         "owner unknown: %s" % detail,
-        "the owner of %s could not be read (%s), so the policy cannot be fully checked for it; %s, or "
-        "accept it with a waiver {rule: incomplete-facts, match: {%s}} or allow_unresolved: true on "
-        "its allow entry" % (rule_subject, detail, advice, waiver_hint),
+        "owner of %s unknown: %s. To see it, %s; to accept it, waive {rule: incomplete-facts, match: {%s}} "
+        "or set allow_unresolved: true on its allow entry" % (rule_subject, detail, advice, waiver_hint),
         source=_source(ctx.policy.get("completeness") or {}, "severity") or _source(ctx.policy.get("completeness") or {}),
         severity=_unknown_owner_severity(ctx),
         match=f,

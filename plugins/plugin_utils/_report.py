@@ -416,7 +416,17 @@ def build_report(hosts, playbook=None, generated=None, extra=None):
         items = hosts.items()
     else:
         items = [(h.get("host"), h) for h in hosts]
-    entries = [normalize_host(name, entry) for name, entry in items]
+    entries = []
+    for name, entry in items:
+        try:
+            entries.append(normalize_host(name, entry))
+        except Exception as exc:  # noqa: BLE001 - one absurd host must not lose the others' report
+            entries.append(
+                normalize_host(
+                    to_text(name),
+                    {"status": "failed", "error": "its audit result cannot be reported: %s: %s" % (type(exc).__name__, exc)},
+                )
+            )
     entries.sort(key=lambda h: h["host"])
     if generated is None:
         generated = datetime.datetime.now(datetime.UTC)
@@ -457,7 +467,7 @@ def build_report(hosts, playbook=None, generated=None, extra=None):
 
 
 def render_json(model):
-    return json.dumps(model, indent=2, sort_keys=True, ensure_ascii=True, default=to_text) + "\n"
+    return json.dumps(plain(model), indent=2, sort_keys=True, ensure_ascii=True, default=to_text, allow_nan=False) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1108,9 +1118,9 @@ def _stale_leftovers(directory, sets):
             if ".tmp-" not in name:
                 continue
             pid = name.split(".tmp-", 1)[1].split("-", 1)[0].split(".", 1)[0]
+            # another live writer's work in progress is left alone; this process's own
+            # leftovers are from an earlier, interrupted write (one writer per process)
             if pid.isdigit() and int(pid) != os.getpid() and _pid_alive(int(pid)):
-                continue
-            if pid.isdigit() and int(pid) == os.getpid() and parent == sets:
                 continue
             out.append(os.path.join(parent, name))
     return out
@@ -1221,7 +1231,8 @@ def plain(value):
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return float(value)
+        value = float(value)
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     return str(value)
