@@ -273,6 +273,7 @@ def gather(options):
     uninspected = []
     vanished_pids = set()
     hidden = None
+    inspector = None
     errors = getattr(backend, "errors", None) or []
     if errors:
         reasons.append("%d malformed line(s) in the kernel tables were skipped" % len(errors))
@@ -349,11 +350,15 @@ def gather(options):
                 "processes may share some of them" % unreadable
             )
 
-    def unresolved_of(sock_uid, inode):
+    def unresolved_of(sock_uid, inode, proto=None, family=None):
         """None, or why the socket `inode` has no owner (see _inspect.unresolved_owner)."""
         if not options.owners or not inode or pid_map.get(inode) or not reason_codes.count("owners-unresolved"):
             return None
-        return unresolved_owner(sock_uid, uninspected, 0, hidden, os.geteuid() == 0)
+
+        def in_netns(pids):
+            return inspector.same_netns(pids, proto, family, inode)
+
+        return unresolved_owner(sock_uid, uninspected, 0, hidden, os.geteuid() == 0, in_netns if proto else None)
 
     def procs(inode):
         return [processes[str(pid)] for pid in owner_pids(pid_map.get(inode))] if options.owners else []
@@ -378,7 +383,7 @@ def gather(options):
             "interface": sock.interface,
             "service": _service_name(sock.local_port, sock.proto, service_cache) if options.services else None,
             "processes": procs(sock.inode),
-            "owner_unresolved": unresolved_of(sock.uid, sock.inode),
+            "owner_unresolved": unresolved_of(sock.uid, sock.inode, sock.proto, sock.family),
         }
         listeners.append(entry)
 

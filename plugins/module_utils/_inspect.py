@@ -153,6 +153,7 @@ class Inspector(object):
         self.cap_eff = me.get("cap_eff", 0)
         self.uid_map = _read_text("/proc/self/uid_map")
         self.hidepid = hidepid_option(proc_root)
+        self._tables = {}
 
     def classify(self, pid):
         """{pid, name, uid, user, cause, detail} for a process whose fds could not be read."""
@@ -189,6 +190,40 @@ class Inspector(object):
         )
         return info
 
+    def table_inodes(self, pid, table):
+        """The socket inodes /proc/PID/net/<table> lists (tcp, tcp6: the LISTEN part only, which
+        the kernel lists first; udp, udp6: all). World-readable even where the fds are not, and
+        the same for every process of one network namespace: a process whose table lists a
+        socket is in that socket's namespace. Cached per (pid, table)."""
+        key = (pid, table)
+        cached = self._tables.get(key)
+        if cached is not None:
+            return cached
+        inodes = set()
+        listen_only = table in ("tcp", "tcp6")
+        try:
+            with open("%s/%s/net/%s" % (self.proc_root, pid, table), "rb") as f:
+                f.readline()
+                for line in f:
+                    fields = line.split()
+                    if len(fields) < 10:
+                        continue
+                    if listen_only and fields[3] != b"0A":
+                        break
+                    if fields[9].isdigit():
+                        inodes.add(int(fields[9]))
+        except (OSError, IOError):
+            pass
+        self._tables[key] = inodes
+        return inodes
+
+    def same_netns(self, pids, proto, family, inode):
+        """The pids whose network namespace holds the socket (see table_inodes)."""
+        if not inode or proto not in ("tcp", "udp"):
+            return list(pids)
+        table = proto + ("6" if family == "ipv6" else "")
+        return [pid for pid in pids if inode in self.table_inodes(pid, table)]
+
     def describe(self, unreadable_pids, vanished_pids=()):
         """Every uninspected process, classified, sorted by pid."""
         out = [self.classify(pid) for pid in sorted(unreadable_pids)]
@@ -199,17 +234,21 @@ class Inspector(object):
         return out
 
 
-def unresolved_owner(sock_uid, uninspected, vanished=0, hidepid=None, is_root=True):
+def unresolved_owner(sock_uid, uninspected, vanished=0, hidepid=None, is_root=True, in_netns=None):
     """Why a socket with no known owner has none: {cause, pids, detail} or None (no process holds
     it as far as anything could see: a kernel socket, or one in flight).
 
     The candidates are the uninspected processes running as the socket's uid (a socket's uid is
-    its creator's); when none does, every uninspected process is a candidate.
+    its creator's), narrowed by `in_netns(pids)` (those in the socket's network namespace) when
+    given; when that leaves none, every uninspected process is a candidate.
     """
     denied = [p for p in uninspected if p["cause"] != "vanished"]
     if denied:
-        same = [p for p in denied if sock_uid is not None and p.get("uid") == sock_uid]
-        cands = same or denied
+        same = [p for p in denied if sock_uid is not None and p.get("uid") == sock_uid] or denied
+        if in_netns is not None:
+            inside = set(in_netns([p["pid"] for p in same]))
+            same = [p for p in same if p["pid"] in inside] or same
+        cands = same
         causes = sorted({p["cause"] for p in cands}, key=CAUSES.index)
         first = cands[0]
         detail = "could not inspect %s" % ", ".join(

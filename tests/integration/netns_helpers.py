@@ -68,12 +68,20 @@ class Netns:
         proc, rest = self.start([PYTHON, os.path.join(REPO, "tests", "integration", "scenario.py"), str(base), self.tmpdir])
         return json.loads(rest)
 
-    def interpreter(self, user=None):
-        """A wrapper script that runs python inside this namespace (an ansible_python_interpreter)."""
-        path = os.path.join(self.tmpdir, "python")
+    def interpreter(self, user=None, drop_caps=None):
+        """A wrapper script that runs python inside this namespace (an ansible_python_interpreter).
+
+        `user`: run as that uid (not root). `drop_caps`: run as root with these capabilities
+        removed from the bounding set (e.g. "sys_ptrace,net_admin"), as in a sandbox whose pid 1
+        holds more than the gatherer: root, yet unable to read a full-capability process's fds.
+        """
+        path = os.path.join(self.tmpdir, "python-%s-%s" % (user or "root", (drop_caps or "all").replace(",", "_")))
         prefix = "ip netns exec %s " % self.name
         if user:
             prefix += "setpriv --reuid=%s --regid=%s --clear-groups " % (user, user)
+        if drop_caps:
+            bounding = ",".join("-" + c.strip() for c in drop_caps.split(","))
+            prefix += "setpriv --bounding-set %s --inh-caps -all -- " % bounding
         with open(path, "w") as f:
             f.write('#!/bin/sh\nexec %s%s "$@"\n' % (prefix, PYTHON))
         os.chmod(path, 0o755)
