@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # Runs every molecule scenario under molecule/ (no Galaxy, no docker: local host and network
-# namespaces only).
+# namespaces only). The collection is used from the checkout (ANSIBLE_COLLECTIONS_PATH, molecule's
+# prerun is off) and ansible's and molecule's state goes to a temporary directory removed at the
+# end: nothing is left in ~/.ansible or ~/.cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
+state=$(mktemp -d /tmp/netaudit-molecule.XXXXXX)
+trap 'rm -rf "$state"' EXIT
 export PATH="$here/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$here/.venv/collections"
+export ANSIBLE_HOME="$state/ansible"
+export ANSIBLE_LOCAL_TEMP="$state/ansible/tmp"
+export XDG_CACHE_HOME="$state/cache"
 export NETAUDIT_PYTHON="$here/.venv/bin/python"
 export MOLECULE_NO_LOG=false
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0

@@ -15,6 +15,10 @@ command -v netstat >/dev/null 2>&1 || need_apt+=(net-tools)
 if [ "${NETAUDIT_WITH_CHROMIUM:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   need_apt+=(chromium)
 fi
+# The test suite's tools: shellcheck (ansible-test's shellcheck sanity test).
+if [ "${NETAUDIT_WITH_TEST_TOOLS:-0}" = 1 ] && ! command -v shellcheck >/dev/null 2>&1; then
+  need_apt+=(shellcheck)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

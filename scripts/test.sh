@@ -7,6 +7,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 # The HTML report is rendered in headless Chromium by the tests: install it (apt) and require it.
 export NETAUDIT_WITH_CHROMIUM="${NETAUDIT_WITH_CHROMIUM:-1}"
+export NETAUDIT_WITH_TEST_TOOLS=1
 bash scripts/setup.sh
 export PATH="$here/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$here/.venv/collections"
@@ -44,9 +45,25 @@ run_pytest() {
   return "$rc"
 }
 
+# Tool state (ansible-lint's cache, ansible's temp files) goes to a directory removed at the end,
+# never to ~/.cache or ~/.ansible.
+scratch=$(mktemp -d /tmp/netaudit-test.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+
 lint() {
-  ruff check plugins tests benchmarks scripts 2>/dev/null || ruff check plugins tests
-  yamllint -s policies playbooks molecule changelogs meta galaxy.yml
+  ruff check plugins tests benchmarks scripts
+  yamllint -s policies playbooks molecule changelogs meta galaxy.yml .ansible-lint
+  XDG_CACHE_HOME="$scratch/cache" ANSIBLE_HOME="$scratch/ansible" ansible-lint --nocolor -q
+}
+
+# Nothing of the suite may stay outside the checkout: no copy of the collection in ~/.ansible.
+clean_house() {
+  local left
+  left=$(ls -d "${HOME}"/.ansible/collections/ansible_collections/netaudit 2>/dev/null || true)
+  if [ -n "$left" ]; then
+    echo "a copy of the collection was left in $left" >&2
+    return 1
+  fi
 }
 
 stage lint lint
@@ -56,4 +73,5 @@ stage sanity bash scripts/sanity.sh
 if [ -d molecule ]; then
   stage molecule bash scripts/molecule.sh
 fi
+stage clean-house clean_house
 echo "stages: $passed passed, $failed failed"

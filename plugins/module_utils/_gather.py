@@ -271,7 +271,6 @@ def gather(options):
     reasons = []
     reason_codes = []  # one code per reason: owners-unresolved (carried by the sockets), malformed-lines
     uninspected = []
-    vanished_pids = set()
     hidden = None
     inspector = None
     errors = getattr(backend, "errors", None) or []
@@ -321,7 +320,6 @@ def gather(options):
         unresolved = [inode for inode in wanted if inode and not pid_map.get(inode)]
         unowned = len(unresolved) + last.unowned
         unreadable_pids = getattr(resolver or backend, "unreadable_pids", None) or set()
-        vanished_pids = getattr(resolver, "vanished_pids", None) or set()
         inspector = Inspector(options.proc_root)
         hidden = inspector.hidepid if not inspector.euid == 0 else None
         if unreadable:

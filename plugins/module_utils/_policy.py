@@ -1015,7 +1015,7 @@ def _eval_listeners(ctx, listeners):
         unknown = unresolved is not None
         denied = [d for d in deny if d.deny_matches_listener(lst)]
 
-        def known(mismatches):
+        def known(mismatches, unknown=unknown):
             # with the owner unknown, a program check is neither met nor broken
             return [m for m in mismatches if not (unknown and m[2] is None)]
 

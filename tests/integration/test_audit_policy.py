@@ -41,7 +41,8 @@ def audit(ns, policy, user=None, drop_caps=None, **args):
             ],
         }
     ]
-    inventory = "%s ansible_connection=local ansible_python_interpreter=%s\n" % (ns.name, ns.interpreter(user=user, drop_caps=drop_caps))
+    interpreter = ns.interpreter(user=user, drop_caps=drop_caps)
+    inventory = "%s ansible_connection=local ansible_python_interpreter=%s\n" % (ns.name, interpreter)
     env = {"ANSIBLE_PIPELINING": "True", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_STDOUT_CALLBACK": "default"}
     res = run_playbook(ns.tmpdir, yaml.safe_dump(play), inventory, extra_env=env)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]

@@ -171,7 +171,9 @@ def test_fleet_audit_reports(fleet, tmp_path):
     log = proc.stdout[-6000:] + proc.stderr[-3000:]
     assert proc.returncode != 0, log  # drift and an unreachable host fail the run
     reports = tmp_path / "reports"
-    assert sorted(os.listdir(reports)) == ["junit.xml", "report.html", "report.json", "report.md"], log
+    assert sorted(os.listdir(reports)) == [".sets", "junit.xml", "latest", "report.html", "report.json", "report.md"], log
+    # one set, switched to in one step: every name goes through `latest`
+    assert all(os.readlink(reports / n) == "latest/" + n for n in ("junit.xml", "report.html", "report.json", "report.md"))
 
     # report.json: seven hosts, the unreachable one marked, the findings the policies imply
     report = json.loads((reports / "report.json").read_text())

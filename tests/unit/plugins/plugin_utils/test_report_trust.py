@@ -172,7 +172,7 @@ def test_a_kill_at_any_instant_leaves_one_whole_set(tmp_path, monkeypatch):
             break
         state = {"n": 0}
 
-        def killing(name):
+        def killing(name, state=state, k=k):
             def step(*args, **kwargs):
                 if state["n"] == k:
                     raise Killed(name)
