@@ -210,6 +210,26 @@ ansible_facts:
               type: list
               elements: str
               returned: always
+            reason_codes:
+              description:
+                - One code per reason, V(owners-unresolved) (the sockets concerned carry
+                  C(owner_unresolved)) or V(malformed-lines).
+              type: list
+              elements: str
+              returned: always
+            uninspected:
+              description:
+                - The processes whose descriptors could not be read (at most 100), each with
+                  C(pid), C(name), C(uid), C(user), C(cause) and C(detail).
+                - C(cause) is V(not-root), V(hidepid), V(capabilities) (root, but the process
+                  holds capabilities the gatherer lacks), V(user-namespace), V(lsm) or V(vanished).
+              type: list
+              elements: dict
+              returned: always
+            uninspected_count:
+              description: How many processes could not be inspected.
+              type: int
+              returned: always
             warnings:
               description: Things worth knowing, such as skipped malformed lines (file:line).
               type: list
@@ -267,6 +287,10 @@ ansible_facts:
               returned: always
             processes_unreadable:
               description: Processes whose descriptors could not be read.
+              type: int
+              returned: always
+            processes_vanished:
+              description: Processes that exited while their descriptors were read.
               type: int
               returned: always
         listeners:
@@ -328,6 +352,13 @@ ansible_facts:
                 (comm), C(exe), C(cmdline), C(uid) and C(user).
               type: list
               elements: dict
+            owner_unresolved:
+              description:
+                - Null, or why RV(ansible_facts.netstat.listeners[].processes) is empty although
+                  some process may hold the socket - C(cause), C(causes), C(pids) (the uninspected
+                  processes that may hold it, narrowed by uid and network namespace) and C(detail).
+                - Null with no processes means no process holds it (a kernel socket).
+              type: dict
           sample:
             - proto: tcp
               family: ipv4
