@@ -204,3 +204,46 @@ def test_module_doc_matches_action_argument_spec():
         assert options[name]["type"] == spec["type"], name
         assert options[name].get("default") == spec.get("default"), name
         assert options[name].get("choices") == spec.get("choices"), name
+
+
+def test_action_filter_and_test_find_relative_policies_alike(tmp_path):
+    """`web.yml` (in the playbook's files/) is found by the action, the filter and the test; a
+    missing one fails all three with the list of places searched."""
+    out = tmp_path / "same.json"
+    tasks = [
+        audit_task(),
+        {"ansible.builtin.set_fact": {
+            "by_filter": "{{ netstat_facts | netaudit.netstat.netstat_drift('web.yml', today='2026-06-01') }}",
+            "by_test": "{{ netstat_facts is netaudit.netstat.netstat_compliant('web.yml', today='2026-06-01') }}",
+        }},
+        {"ansible.builtin.copy": {"content": "{{ {'action': audit.findings, 'filter': by_filter, 'test': by_test} | to_json }}",
+                                  "dest": str(out)}},
+    ]
+    proc = run_playbook(tmp_path, tasks)
+    assert out.exists(), proc.stdout[-3000:]
+    got = json.loads(out.read_text())
+    assert got["action"] == got["filter"] and got["action"] and got["test"] is False
+
+    missing = tmp_path / "missing.json"
+    tasks = [
+        audit_task(policy="nowhere.yml"),
+        {"ansible.builtin.set_fact": {"f": "{{ netstat_facts | netaudit.netstat.netstat_drift('nowhere.yml') }}"},
+         "register": "flt", "ignore_errors": True},
+        {"ansible.builtin.copy": {"content": "{{ {'action': audit.msg, 'filter': flt.msg} | to_json }}", "dest": str(missing)}},
+    ]
+    proc = run_playbook(tmp_path, tasks)
+    assert missing.exists(), proc.stdout[-3000:]
+    msgs = json.loads(missing.read_text())
+    for where, msg in msgs.items():
+        assert "nowhere.yml not found; looked in: " in msg, (where, msg)
+        assert str(tmp_path / "files") in msg, (where, msg)
+
+
+def test_bundled_policy_in_extends(tmp_path):
+    out = tmp_path / "r.json"
+    policy = "policy: web\nextends: [netaudit.netstat/default.yml]\nlisteners:\n  default: deny\n"
+    proc = run_playbook(tmp_path, [audit_task(), save_task(out)], policy=policy)
+    assert out.exists(), proc.stdout[-3000:]
+    result = json.loads(out.read_text())
+    assert result["policies"] == ["default", "web"]
+    assert result["policy_files"][0] == "netaudit.netstat/default.yml"
