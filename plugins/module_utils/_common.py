@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 import collections
 import ipaddress
 
@@ -114,6 +116,38 @@ UnixSocket = collections.namedtuple(
     "UnixSocket",
     "type state flags refcnt inode path abstract peer recv_q send_q pids",
 )
+
+
+def host_text(raw):
+    """(text, hex) for bytes a host gave us (a name, an executable path, a command line, a socket
+    path). Valid UTF-8 is the text as it is and hex is None. Anything else is decoded with every
+    invalid byte as ``\\xNN`` (so the facts stay JSON that ansible-core accepts: no lone
+    surrogates) and hex holds the original bytes, which makes the text unambiguous (a literal
+    backslash-x and an escaped byte differ by the hex being there) and reversible."""
+    if raw is None:
+        return None, None
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "backslashreplace"), raw.hex()
+
+
+_HEX_ESCAPE = re.compile(r"\\x([0-9a-f]{2})")
+
+
+def unescape_host_text(text):
+    """The bytes host_text() escaped back from its text (\\xNN -> the byte), for a file system
+    lookup when no hex was kept; other text is encoded as UTF-8."""
+    out = bytearray()
+    pos = 0
+    for m in _HEX_ESCAPE.finditer(text):
+        out += text[pos:m.start()].encode("utf-8", "surrogateescape")
+        out.append(int(m.group(1), 16))
+        pos = m.end()
+    out += text[pos:].encode("utf-8", "surrogateescape")
+    return bytes(out)
 
 
 def empty_counts(protocols=PROTOCOLS):

@@ -25,6 +25,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     exposure,
     is_listener,
     read_port_range,
+    unescape_host_text,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._inspect import (
     CAUSES,
@@ -229,12 +230,25 @@ def _service_name(port, proto, cache):
 
 
 def _file_facts(path):
-    """mode and owner of a UNIX socket's file, or (None, None) when it is not on disk."""
+    """mode, owner and the original name (hex, when not UTF-8) of a UNIX socket's file, or
+    (None, None, None) when it is not on disk. The path's text has non-UTF-8 bytes as \\xNN
+    (host_text): the file is looked up by its real bytes, so that a socket whose name is not
+    UTF-8 keeps its mode (a world-writable one is still found)."""
     try:
         st = os.lstat(path)
+        raw_hex = None
     except (OSError, ValueError):
-        return None, None
-    return "0%o" % (st.st_mode & 0o7777), st.st_uid
+        st = None
+    if st is None and "\\x" in path:
+        raw = unescape_host_text(path)
+        try:
+            st = os.lstat(raw)
+            raw_hex = raw.hex()
+        except (OSError, ValueError):
+            st = None
+    if st is None:
+        return None, None, None
+    return "0%o" % (st.st_mode & 0o7777), st.st_uid, raw_hex
 
 
 def _netns(proc_root):
@@ -450,10 +464,10 @@ def gather(options):
     if "unix" in options.protocols and options.unix != "none":
         unix = []
         for u in sorted(last.unix, key=lambda u: (u.path or "", u.inode)):
-            mode_bits, file_uid = (None, None)
+            mode_bits, file_uid, path_hex = (None, None, None)
             if u.path and not u.abstract:
-                mode_bits, file_uid = _file_facts(u.path)
-            unix.append({
+                mode_bits, file_uid, path_hex = _file_facts(u.path)
+            entry = {
                 "type": u.type,
                 "state": u.state,
                 "flags": list(u.flags),
@@ -468,7 +482,10 @@ def gather(options):
                 "file_uid": file_uid,
                 "processes": procs(u.inode),
                 "owner_unresolved": unresolved_of(file_uid, u.inode) if u.path else None,
-            })
+            }
+            if path_hex is not None:
+                entry["path_hex"] = path_hex
+            unix.append(entry)
         facts["unix"] = unix
 
     if options.owners and mode == "compact":

@@ -15,6 +15,8 @@ __metaclass__ = type
 import errno
 import os
 
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import host_text, unescape_host_text
+
 try:
     import pwd
 except ImportError:  # pragma: no cover - non-POSIX
@@ -343,9 +345,10 @@ class OwnerResolver:
             return info
         base = "%s/%d" % (self.proc_root, pid)
         name = ppid = uid = exe = cmdline = None
+        hexes = {}
         try:
-            comm = _text(_read(base + "/comm", "rb"))
-            name = comm[:-1] if comm.endswith("\n") else comm
+            comm = _read(base + "/comm", "rb")
+            name, hexes["name"] = host_text(comm[:-1] if comm.endswith(b"\n") else comm)
         except (OSError, IOError):
             pass
         try:
@@ -364,17 +367,20 @@ class OwnerResolver:
                 lpar, rpar = stat.index("("), stat.rindex(")")
                 if name is None:
                     name = stat[lpar + 1:rpar]
+                    hexes["name"] = None if "\\x" not in name else unescape_host_text(name).hex()
                 if ppid is None:
                     ppid = int(stat[rpar + 2:].split()[1])
             except (OSError, IOError, ValueError, IndexError):
                 pass
         try:
-            exe = os.readlink(base + "/exe")
+            # as bytes: an executable whose name is not UTF-8 must not put lone surrogates in the
+            # facts (ansible-core refuses them), nor lose its real name
+            exe, hexes["exe"] = host_text(os.readlink((base + "/exe").encode()))
         except OSError:
             pass
         try:
             raw = _read(base + "/cmdline", "rb")
-            cmdline = _text(raw.rstrip(b"\0").replace(b"\0", b" "))
+            cmdline, hexes["cmdline"] = host_text(raw.rstrip(b"\0").replace(b"\0", b" "))
         except (OSError, IOError):
             pass
         info = {
@@ -386,5 +392,8 @@ class OwnerResolver:
             "uid": uid,
             "user": user_name(uid),
         }
+        for key, value in hexes.items():
+            if value is not None:
+                info[key + "_hex"] = value  # the original bytes, when they are not UTF-8
         self._info[pid] = info
         return info

@@ -15,6 +15,7 @@ __metaclass__ = type
 import traceback
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
+    host_text,
     BackendUnavailable,
     InetSocket,
     UnixSocket,
@@ -136,7 +137,7 @@ class PsutilBackend:
             if conn.laddr and key in seen:
                 continue
             seen.add(key)
-            path = conn.laddr or None
+            path = host_text(conn.laddr)[0] if conn.laddr else None  # no lone surrogates in the facts
             # psutil gives abstract names either raw (NUL first) or as /proc/net/unix prints them
             abstract = bool(path) and path[0] in ("\0", "@")
             if abstract:
@@ -177,5 +178,10 @@ class PsutilBackend:
         except psutil.Error:
             pass
         info["user"] = user_name(info["uid"])
+        for key in ("name", "exe", "cmdline"):
+            # psutil decodes with surrogateescape: lone surrogates would make the facts invalid
+            info[key], raw_hex = host_text(info[key])
+            if raw_hex is not None:
+                info[key + "_hex"] = raw_hex
         self._info[pid] = info
         return info

@@ -52,6 +52,7 @@ class Netns:
     def run(self, argv, **kw):
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
+        kw.setdefault("errors", "backslashreplace")  # ss prints process names as the kernel has them
         check = kw.pop("check", False)
         return subprocess.run(self.cmd(argv), check=check, **kw)
 
