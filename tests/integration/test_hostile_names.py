@@ -4,6 +4,7 @@
 executable name is not UTF-8, and a world-writable UNIX socket whose name is not UTF-8, are
 gathered and audited normally on every backend, through ansible-playbook, and agree with ss."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -81,16 +82,17 @@ def test_hostile_listener_is_audited_normally(hostile, backend):
     play = [{
         "hosts": "all", "gather_facts": False,
         "tasks": [
-            {"netaudit.netstat.netstat_audit": {"policy": path, "fail_on": "never", "gather": {"backend": backend, "unix": "all"}},
-             "register": "audit"},
+            {
+                "netaudit.netstat.netstat_audit": {"policy": path, "fail_on": "never",
+                                                   "gather": {"backend": backend, "unix": "all"}},
+                "register": "audit",
+            },
             {"ansible.builtin.copy": {"content": "{{ audit | to_json }}", "dest": os.path.join(ns.tmpdir, "audit.json")}},
         ],
     }]
     inventory = "%s ansible_connection=local ansible_python_interpreter=%s\n" % (ns.name, ns.interpreter())
     res = run_playbook(ns.tmpdir, yaml.safe_dump(play), inventory)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-1000:]
-    import json
-
     with open(os.path.join(ns.tmpdir, "audit.json")) as f:
         result = json.load(f)
     rules = sorted((f["rule"], f["subject"]) for f in result["findings"])
