@@ -287,6 +287,12 @@ def gather(options):
     uninspected = []
     hidden = None
     inspector = None
+    joined = getattr(backend, "unix_joined", None) or []
+    if joined:
+        warnings.append(
+            "%d line(s) of /proc/net/unix were part of a socket name that holds a newline (the longer name is a "
+            "socket on the file system); the netlink backend reads names unambiguously" % len(joined)
+        )
     errors = getattr(backend, "errors", None) or []
     if errors:
         reasons.append("%d malformed line(s) in the kernel tables were skipped" % len(errors))

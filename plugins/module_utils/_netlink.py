@@ -139,7 +139,11 @@ class NetlinkError(_common.NetstatError):
 
     def __init__(self, err, what="sock_diag request"):
         self.errno = err
-        super().__init__(f"{what} failed: [Errno {err}] {os.strerror(err)}")
+        try:
+            text = os.strerror(err)
+        except (ValueError, OverflowError):
+            text = "unknown error"
+        super().__init__(f"{what} failed: [Errno {err}] {text}")
 
 
 class NetlinkParseError(_common.ParseError):
@@ -173,6 +177,8 @@ def _check_error(buf, off, mlen, what):
             what, off, f"NLMSG_ERROR message too short ({mlen} bytes)"
         )
     err = -_I32.unpack_from(buf, off + _NLMSGHDR_SIZE)[0]
+    if err and not 0 < err < 4096:  # the kernel's errnos are 1..4095 (MAX_ERRNO)
+        raise NetlinkParseError(what, off, f"NLMSG_ERROR carries an impossible error code {-err}")
     if err:
         raise NetlinkError(err, what + " request")
 
@@ -181,6 +187,8 @@ def _check_done(buf, off, mlen, what):
     """NLMSG_DONE of a dump carries the dump's status: a negative errno means it failed."""
     if mlen >= _NLMSGHDR_SIZE + 4:
         err = -_I32.unpack_from(buf, off + _NLMSGHDR_SIZE)[0]
+        if err >= 4096 or err < -4096:
+            raise NetlinkParseError(what, off, f"NLMSG_DONE carries an impossible status {-err}")
         if err > 0:
             raise NetlinkError(err, what + " dump")
 

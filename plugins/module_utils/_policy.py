@@ -1789,6 +1789,119 @@ def _match_text(m):
 # entry point
 
 
+# --------------------------------------------------------------------------------------------
+# facts shape (what the engine reads); anything else is a PolicyEvalError naming the field
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check(cond, where, what, value):
+    if not cond:
+        kind = "null" if value is None else type(value).__name__
+        raise PolicyEvalError("facts: %s must be %s, not %s %s" % (where, what, kind, _short_repr(value)))
+
+
+def _short_repr(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_port(value, where):
+    _check(value is None or (_is_int(value) and 0 <= value <= 65535), where, "a port number (0-65535) or null", value)
+
+
+def _check_processes(procs, where):
+    _check(procs is None or isinstance(procs, list), where, "a list of process mappings", procs)
+    for i, proc in enumerate(procs or []):
+        _check(isinstance(proc, dict), "%s[%d]" % (where, i), "a process mapping", proc)
+        for key in ("name", "exe", "user"):
+            v = proc.get(key)
+            _check(v is None or isinstance(v, str), "%s[%d].%s" % (where, i, key), "text or null", v)
+        for key in ("pid", "uid"):
+            v = proc.get(key)
+            _check(v is None or _is_int(v), "%s[%d].%s" % (where, i, key), "an integer or null", v)
+
+
+def _check_count(value, where):
+    _check(_is_int(value) and value >= 0, where, "a count (a whole number >= 0)", value)
+
+
+def check_facts(facts):
+    """Raise PolicyEvalError naming the first field of `facts` the engine cannot read (a state
+    count that is text, a process that is a number, `listeners: 7`, a port of 70000, ...)."""
+    collector = facts.get("collector")
+    _check(collector is None or isinstance(collector, dict), "collector", "a mapping", collector)
+    if isinstance(collector, dict):
+        for key in ("reasons", "reason_codes"):
+            v = collector.get(key)
+            _check(v is None or isinstance(v, list), "collector.%s" % key, "a list", v)
+    listeners = facts.get("listeners")
+    _check(listeners is None or isinstance(listeners, list), "listeners", "a list of listener mappings", listeners)
+    for i, lst in enumerate(listeners or []):
+        where = "listeners[%d]" % i
+        _check(isinstance(lst, dict), where, "a listener mapping", lst)
+        _check_port(lst.get("port"), where + ".port")
+        for key in ("proto", "family", "address", "user", "state"):
+            v = lst.get(key)
+            _check(v is None or isinstance(v, str), "%s.%s" % (where, key), "text or null", v)
+        for key in ("uid", "recv_q", "backlog", "inode"):
+            v = lst.get(key)
+            _check(v is None or (_is_int(v) and v >= 0), "%s.%s" % (where, key), "a whole number >= 0 or null", v)
+        _check_processes(lst.get("processes"), where + ".processes")
+        v = lst.get("owner_unresolved")
+        _check(v is None or isinstance(v, dict), where + ".owner_unresolved", "a mapping or null", v)
+    counts = facts.get("counts")
+    _check(counts is None or isinstance(counts, dict), "counts", "a mapping of protocol -> state counts", counts)
+    for proto, table in (counts or {}).items():
+        _check(isinstance(table, dict), "counts.%s" % proto, "a mapping of state -> count", table)
+        for state, n in table.items():
+            _check_count(n, "counts.%s.%s" % (proto, state))
+    stats = facts.get("counts_stats")
+    _check(stats is None or isinstance(stats, dict), "counts_stats", "a mapping", stats)
+    for proto, table in (stats or {}).items():
+        _check(isinstance(table, dict), "counts_stats.%s" % proto, "a mapping", table)
+        for state, st in table.items():
+            _check(isinstance(st, dict), "counts_stats.%s.%s" % (proto, state), "a mapping {min, max, last}", st)
+            for key, n in st.items():
+                _check_count(n, "counts_stats.%s.%s.%s" % (proto, state, key))
+    unix = facts.get("unix")
+    _check(unix is None or isinstance(unix, list), "unix", "a list of UNIX socket mappings", unix)
+    for i, u in enumerate(unix or []):
+        where = "unix[%d]" % i
+        _check(isinstance(u, dict), where, "a UNIX socket mapping", u)
+        for key in ("path", "type", "state"):
+            v = u.get(key)
+            _check(v is None or isinstance(v, str), "%s.%s" % (where, key), "text or null", v)
+        v = u.get("mode")
+        _check(v is None or (isinstance(v, str) and v.isdigit()) or _is_int(v), where + ".mode", "an octal mode or null", v)
+        v = u.get("file_uid")
+        _check(v is None or _is_int(v), where + ".file_uid", "an integer or null", v)
+        _check_processes(u.get("processes"), where + ".processes")
+    conns = facts.get("connections")
+    if isinstance(conns, list):
+        for i, c in enumerate(conns):
+            where = "connections[%d]" % i
+            _check(isinstance(c, dict), where, "a connection mapping", c)
+            _check_port(c.get("local_port"), where + ".local_port")
+            _check_port(c.get("remote_port"), where + ".remote_port")
+            for key in ("recv_q", "send_q", "count"):
+                v = c.get(key)
+                _check(v is None or (_is_int(v) and v >= 0), "%s.%s" % (where, key), "a whole number >= 0 or null", v)
+            _check_processes(c.get("processes"), where + ".processes")
+    elif isinstance(conns, dict):
+        _check(isinstance(conns.get("columns"), list), "connections.columns", "a list of column names", conns.get("columns"))
+        rows = conns.get("rows")
+        _check(rows is None or isinstance(rows, (str, list)), "connections.rows", "text (a line per socket) or a list", rows)
+        procs = facts.get("processes")
+        _check(procs is None or isinstance(procs, dict), "processes", "a mapping of pid -> process", procs)
+        for pid, proc in (procs or {}).items():
+            _check(isinstance(proc, dict), "processes.%s" % pid, "a process mapping", proc)
+    else:
+        _check(conns is None, "connections", "a list, the compact mapping or null", conns)
+
+
 def _today(today):
     if today is None:
         return datetime.date.today()
@@ -1814,6 +1927,7 @@ def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error
         raise PolicyEvalError("facts must be a mapping (ansible_facts.netstat), not %s" % type(facts).__name__)
     if "netstat" in facts and "listeners" not in facts and isinstance(facts["netstat"], dict):
         facts = facts["netstat"]  # ansible_facts passed whole
+    check_facts(facts)
     merged = merge_policies(policy)
     ctx = _Ctx(facts, merged, _today(today), incomplete_severity)
     listeners = [x for x in facts.get("listeners") or [] if isinstance(x, dict)]

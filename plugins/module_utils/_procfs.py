@@ -19,6 +19,7 @@ import struct
 import sys
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
+    unescape_host_text,
     BackendUnavailable,
     InetSocket,
     ParseError,
@@ -70,6 +71,7 @@ def parse_inet_lines(lines, path, proto, family, states=None, errors=None):
     names to keep. A malformed line raises ParseError naming `path` and the line number, unless
     `errors` is a list: then the error is appended there and the line skipped.
     """
+    addr_len = 8 if family == "ipv4" else 32
     for lineno, line in enumerate(lines, 1):
         if lineno == 1:
             continue  # header
@@ -79,9 +81,20 @@ def parse_inet_lines(lines, path, proto, family, states=None, errors=None):
         try:
             if len(fields) < 10:
                 raise ValueError("expected at least 10 fields, found %d" % len(fields))
+            if not _HEX2.match(fields[3]):
+                raise ValueError("the state field is not 2 hex digits")
             state = tcp_state_name(int(fields[3], 16))
             if states is not None and state not in states:
                 continue
+            # Only what the kernel can write (net/ipv4/tcp_ipv4.c get_tcp4_sock and friends):
+            # int() alone would take signs, underscores and values no field can hold.
+            if not (_ENDPOINT.match(fields[1]) and _ENDPOINT.match(fields[2])) or len(fields[1]) != addr_len + 5 \
+                    or len(fields[2]) != addr_len + 5:
+                raise ValueError("address:port fields are not %d hex digits, a colon and 4 hex digits" % addr_len)
+            if not _QUEUES.match(fields[4]):
+                raise ValueError("the queue field is not tx:rx as 8 hex digits each")
+            if not _DEC.match(fields[7]) or not _DEC.match(fields[9]) or int(fields[7]) > _MAX_UID or int(fields[9]) > _MAX_INODE:
+                raise ValueError("uid or inode out of range (uid < 2^32, inode < 2^64)")
             laddr, lport = fields[1].split(":")
             raddr, rport = fields[2].split(":")
             tx_queue, rx_queue = fields[4].split(":")
@@ -111,9 +124,18 @@ def parse_inet_lines(lines, path, proto, family, states=None, errors=None):
         yield record
 
 
-# "Num: RefCount Protocol Flags Type St Inode[ Path]"; the kernel prints one space before the path.
+_ENDPOINT = re.compile(r"^[0-9A-Fa-f]+:[0-9A-Fa-f]{4}$")
+_HEX2 = re.compile(r"^[0-9A-Fa-f]{2}$")
+_QUEUES = re.compile(r"^[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8}$")
+_DEC = re.compile(r"^[0-9]{1,20}$")
+_MAX_UID = 2 ** 32 - 1
+_MAX_INODE = 2 ** 64 - 1
+
+# "Num: RefCount Protocol Flags Type St Inode[ Path]", as net/unix/af_unix.c unix_seq_show() writes
+# it: "%pK: %08X %08X %08X %04X %02X %5lu", then " " and the path, byte by byte, then "\n".
 _UNIX_LINE = re.compile(
-    r"^[0-9A-Fa-f]+: ([0-9A-Fa-f]+) ([0-9A-Fa-f]+) ([0-9A-Fa-f]+) ([0-9A-Fa-f]+) ([0-9A-Fa-f]+) +([0-9]+)(?: (.*))?$"
+    r"^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{16}): ([0-9A-Fa-f]{8}) ([0-9A-Fa-f]{8}) ([0-9A-Fa-f]{8}) ([0-9A-Fa-f]{4}) "
+    r"([0-9A-Fa-f]{2}) +([0-9]{1,20})(?: (.*))?$"
 )
 
 
@@ -128,12 +150,27 @@ def _is_unix_record_start(line):
     return True
 
 
-def parse_unix_lines(lines, path, errors=None):
+def parse_unix_lines(lines, path, errors=None, is_socket=None, joined=None):
     """Yield UnixSocket records from the lines of /proc/net/unix.
 
-    The kernel prints the path raw, so a path with a newline continues on the next line; such a
-    continuation (a line that does not start with the 'Num:' column) is joined back. Abstract names
-    are printed with a leading '@' (NUL bytes inside them as '@' too).
+    The kernel (net/unix/af_unix.c, unix_seq_show) writes one line per socket,
+    ``"%pK: %08X %08X %08X %04X %02X %5lu"`` then a space and the path byte by byte, then a
+    newline, and escapes nothing: a path holding a newline continues on the next line, and what
+    follows the newline can be anything its creator chose, a whole line in this very shape
+    included. The format itself cannot tell such a forged line from a real socket. So:
+
+    - a following line that does not start like a record (``Num:`` of 8 or 16 hex digits) is a
+      continuation and is joined back;
+    - a following line that does look like a record, after a socket bound to a path, is joined
+      when `is_socket(path + "\n" + line)` says that longer name is a socket on the file system
+      (the real name wins over the forgery, and the line number goes to `joined`, a list);
+      otherwise it is taken as a record. For an abstract name (no file to look at) the table
+      stays ambiguous: a forged line there adds a socket that does not exist, it cannot hide one.
+
+    The netlink backend (sock_diag) gives each path as a length-prefixed attribute and has none
+    of this: `auto` prefers it. Abstract names are printed with a leading '@' (NUL bytes inside
+    them as '@' too). Lines outside the kernel's format are errors (ParseError, or appended to
+    `errors`).
     """
     pending = None
     for lineno, line in enumerate(lines, 1):
@@ -144,6 +181,13 @@ def parse_unix_lines(lines, path, errors=None):
             # continuation of a path that contained a newline
             pending[5] = (pending[5] or "") + "\n" + text
             continue
+        if pending is not None and pending[5] and _UNIX_LINE.match(text):
+            longer = pending[5] + "\n" + text
+            if is_socket is not None and not pending[5].startswith("@") and is_socket(longer):
+                pending[5] = longer  # the real socket's name holds this line: not a record
+                if joined is not None:
+                    joined.append(lineno)
+                continue
         if pending is not None:
             yield _unix_record(pending)
             pending = None
@@ -190,6 +234,19 @@ def _open_lines(path):
     return open(path, "r", encoding="utf-8", errors="backslashreplace", newline="\n")
 
 
+def _is_socket_file(text_path):
+    """Whether a UNIX socket path (as the table's text, non-UTF-8 bytes escaped) is a socket file."""
+    import stat as _stat
+
+    for candidate in (text_path, unescape_host_text(text_path)):
+        try:
+            if _stat.S_ISSOCK(os.lstat(candidate).st_mode):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
 class ProcfsBackend:
     """Reads the kernel's text tables under <proc_root>/net (the network namespace of the reader)."""
 
@@ -198,6 +255,7 @@ class ProcfsBackend:
     def __init__(self, proc_root="/proc"):
         self.proc_root = proc_root
         self.errors = []
+        self.unix_joined = []  # /proc/net/unix lines found to be part of a socket's name
 
     def check(self):
         path = os.path.join(self.proc_root, "net", "tcp")
@@ -229,4 +287,4 @@ class ProcfsBackend:
                 return
             raise BackendUnavailable("cannot read %s: %s" % (path, exc))
         with f:
-            yield from parse_unix_lines(f, path, self.errors)
+            yield from parse_unix_lines(f, path, self.errors, is_socket=_is_socket_file, joined=self.unix_joined)

@@ -26,6 +26,7 @@ import datetime
 import difflib
 import json
 import os
+import re
 
 import yaml
 
@@ -39,6 +40,8 @@ from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
 MAX_BYTES = 1024 * 1024  # a policy is a few KiB; anything this big is a mistake
 MAX_NODES = 200000  # YAML nodes after alias expansion ("billion laughs" guard)
 MAX_DEPTH = 50  # extends depth
+MAX_NESTING = 64  # mappings / lists inside each other (a policy needs 5); recursive aliases stop here
+MAX_INT_DIGITS = 30  # no policy number is longer (ports, counts, limits)
 
 SCHEMA_PATH = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -178,10 +181,39 @@ class _Builder(object):
         self.issues = []
         self.nodes = 0
 
+    def _issue(self, node, path, msg):
+        line, col = _pos(node)
+        self.issues.append(PolicyIssue(self.display, line, col, _path_text(path) if path else None, msg, "syntax"))
+
+    def _scalar(self, node, path):
+        """A scalar's value, or None with an issue when its tag cannot make one of it."""
+        tag = node.tag or ""
+        if tag == "tag:yaml.org,2002:int":
+            digits = node.value.lstrip("+-").replace("_", "")
+            if len(digits) > MAX_INT_DIGITS:
+                self._issue(node, path, "integer of %d digits: no policy value is that large" % len(digits))
+                return None
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, AttributeError) as exc:
+            self._issue(node, path, "%r cannot be read as %s (%s)" % (node.value, tag.rsplit(":", 1)[-1], exc))
+            return None
+        if isinstance(value, str) and _SURROGATE.search(value):
+            self._issue(node, path, "the text holds a lone surrogate (an escape such as \\ud800): not valid Unicode text")
+            return None
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            self._issue(node, path, "%s is not a finite number; leave the key out for no limit" % node.value)
+            return None
+        return value
+
     def build(self, node, path=()):
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _TooBig(node)
+        if len(path) > MAX_NESTING:
+            raise _TooDeep(node)
         self.marks.values[path] = _pos(node)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
             line, col = _pos(node)
@@ -190,9 +222,12 @@ class _Builder(object):
             )
             return None
         if isinstance(node, yaml.MappingNode):
+            explicit = sum(1 for k, dummy in node.value if not (isinstance(k, yaml.ScalarNode) and k.tag == "tag:yaml.org,2002:merge"))
             self.loader.flatten_mapping(node)
+            merged = len(node.value) - explicit  # flatten_mapping puts the merged pairs first
             out = {}
-            for knode, vnode in node.value:
+            from_merge = set()
+            for index, (knode, vnode) in enumerate(node.value):
                 if not isinstance(knode, yaml.ScalarNode):
                     line, col = _pos(knode)
                     self.issues.append(
@@ -209,7 +244,10 @@ class _Builder(object):
                 key = self.loader.construct_object(knode)
                 if not isinstance(key, str):
                     key = str(knode.value)
-                if key in out:
+                if key in out and key in from_merge:
+                    # `<<: *base` then `key: ...`: the explicit key overrides the merged one
+                    from_merge.discard(key)
+                elif key in out:
                     line, col = _pos(knode)
                     first = self.marks.keys.get(path + (key,), (None, None))[0]
                     self.issues.append(
@@ -223,6 +261,8 @@ class _Builder(object):
                         )
                     )
                     continue
+                if index < merged:
+                    from_merge.add(key)
                 self.marks.keys[path + (key,)] = _pos(knode)
                 out[key] = self.build(vnode, path + (key,))
             return out
@@ -230,7 +270,13 @@ class _Builder(object):
             return [self.build(v, path + (i,)) for i, v in enumerate(node.value)]
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # keep dates as text: the schema and the engine parse them
-        return self.loader.construct_object(node, deep=True)
+        return self._scalar(node, path)
+
+
+class _TooDeep(Exception):
+    def __init__(self, node):
+        Exception.__init__(self)
+        self.node = node
 
 
 class _TooBig(Exception):
@@ -316,8 +362,34 @@ def _read(path, display, max_bytes, where=None):
         )
 
 
+# What YAML refuses (C0 controls but TAB, LF, CR; DEL; C1 controls; surrogates; U+FFFE/FFFF).
+_CONTROL_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_yaml(text, display):
     """(data, marks, issues) of one YAML document; syntax errors become issues."""
+    bad = _CONTROL_CHAR.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        return (
+            None,
+            _Marks(),
+            [
+                PolicyIssue(
+                    display,
+                    line,
+                    col,
+                    None,
+                    "control character U+%04X: a policy is printable text (remove it; in a double-quoted string write "
+                    "it as \\x%02X if it is meant)" % (ord(bad.group()), ord(bad.group()) & 0xFF),
+                    "syntax",
+                )
+            ],
+        )
     loader = yaml.SafeLoader(text)
     builder = _Builder(loader, display)
     try:
@@ -341,6 +413,24 @@ def parse_yaml(text, display):
                     col,
                     None,
                     "the document expands to more than %d nodes (anchors/aliases?); refusing to load it" % MAX_NODES,
+                    "syntax",
+                )
+            ],
+        )
+    except (_TooDeep, RecursionError) as exc:
+        node = getattr(exc, "node", None)
+        line, col = _pos(node) if node is not None else (None, None)
+        return (
+            None,
+            builder.marks,
+            [
+                PolicyIssue(
+                    display,
+                    line,
+                    col,
+                    None,
+                    "the document nests deeper than %d levels (a recursive alias, or brackets that never close?); "
+                    "refusing to load it" % MAX_NESTING,
                     "syntax",
                 )
             ],
@@ -645,6 +735,19 @@ def _semantic(data, display, marks, services, bad_paths):
                 check(("queues", key, "port"), ports, q.get("port"))
                 if q.get("max") is None and not skip(("queues", key)):
                     add(("queues", key), "a queue limit needs max")
+    def finite(value, path):
+        # NaN passes every JSON Schema bound (each comparison is false) and then never fires
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            add(path, "%r is not a finite number; leave the key out for no limit" % value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if not str(k).startswith("__"):
+                    finite(v, path + (k,))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                finite(v, path + (i,))
+
+    finite(data, ())
     waivers = data.get("waivers")
     if isinstance(waivers, list):
         for i, w in enumerate(waivers):
