@@ -582,18 +582,29 @@ def _tag_layer(entries, layer):
     return out
 
 
+_GONE = object()
+
+
 def _merge_entries(base, new):
     """Concatenate entry lists; an entry with the `name` of an earlier one replaces it, and
-    `enabled: false` removes it."""
+    `enabled: false` removes it. Linear in the number of entries (names are indexed)."""
     result = list(base)
+    where = {}  # name -> positions in result
+    for pos, entry in enumerate(result):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name is not None:
+            where.setdefault(name, []).append(pos)
     for entry in new:
         name = entry.get("name") if isinstance(entry, dict) else None
         if name is not None:
-            result = [e for e in result if not (isinstance(e, dict) and e.get("name") == name)]
+            for pos in where.pop(name, ()):
+                result[pos] = _GONE
         if isinstance(entry, dict) and entry.get("enabled") is False:
             continue
         result.append(entry)
-    return result
+        if name is not None:
+            where.setdefault(name, []).append(len(result) - 1)
+    return [e for e in result if e is not _GONE]
 
 
 def _merge_keys(dst, src, keys):

@@ -17,6 +17,7 @@ and truncates very long strings with a visible marker.
 import datetime
 import html
 import json
+import math
 import os
 import re
 import tempfile
@@ -1232,7 +1233,7 @@ def plain(value):
         return int(value)
     if isinstance(value, float):
         value = float(value)
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     return str(value)

@@ -20,9 +20,9 @@ PID1 = {
 }
 
 
-def unresolved(lst, why=PID1):
+def unresolved(lst, why=None):
     lst = dict(lst, processes=[])
-    lst["owner_unresolved"] = dict(why)
+    lst["owner_unresolved"] = dict(why or PID1)
     return lst
 
 

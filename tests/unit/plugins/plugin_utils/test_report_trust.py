@@ -41,8 +41,8 @@ SSH = _listener(22, [_proc(800, "sshd")])
 UNRESOLVED = {"cause": "not-root", "causes": ["not-root"], "pids": [1], "detail": "could not inspect pid 1 (init)"}
 
 
-def _entry(facts, policy=POLICY):
-    result = _policy.evaluate(facts, [policy], today="2026-06-01")
+def _entry(facts, policy=None):
+    result = _policy.evaluate(facts, [policy or POLICY], today="2026-06-01")
     return dict(result, status="ok", facts=facts)
 
 
@@ -170,13 +170,13 @@ def test_a_kill_at_any_instant_leaves_one_whole_set(tmp_path, monkeypatch):
     for k in range(3 * total):
         if seen_new:
             break
-        state = {"n": 0}
+        steps = [0]
 
-        def killing(name, state=state, k=k):
+        def killing(name, steps=steps, k=k):
             def step(*args, **kwargs):
-                if state["n"] == k:
+                if steps[0] == k:
                     raise Killed(name)
-                state["n"] += 1
+                steps[0] += 1
                 return real[name](*args, **kwargs)
             return step
 
