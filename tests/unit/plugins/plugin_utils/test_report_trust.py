@@ -131,6 +131,22 @@ class Killed(BaseException):
     """A kill -9 at this instant: nothing after it runs, no handler catches it."""
 
 
+def _killer(real, k):
+    """Wrappers of the os functions in `real` that raise Killed before the k-th call (0-based)."""
+    steps = [0]
+
+    def killing(name):
+        def step(*args, **kwargs):
+            if steps[0] == k:
+                raise Killed(name)
+            steps[0] += 1
+            return real[name](*args, **kwargs)
+
+        return step
+
+    return killing
+
+
 def _read_set(directory):
     return {n: (directory / n).read_text() for n in _report.FILENAMES.values()}
 
@@ -170,15 +186,7 @@ def test_a_kill_at_any_instant_leaves_one_whole_set(tmp_path, monkeypatch):
     for k in range(3 * total):
         if seen_new:
             break
-        steps = [0]
-
-        def killing(name, steps=steps, k=k):
-            def step(*args, **kwargs):
-                if steps[0] == k:
-                    raise Killed(name)
-                steps[0] += 1
-                return real[name](*args, **kwargs)
-            return step
+        killing = _killer(real, k)
 
         with monkeypatch.context() as m:
             for name in STEPS:
