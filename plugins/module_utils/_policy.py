@@ -979,15 +979,19 @@ _ADVICE = {
 
 def _add_unresolved(ctx, rule_subject, fields, unresolved, what, sortkey, waiver_hint):
     """One incomplete-facts finding about one socket whose owner could not be read."""
-    cause = unresolved.get("cause") or "unknown"
-    detail = unresolved.get("detail") or cause
+    cause = unresolved.get("cause")
+    cause = cause if isinstance(cause, str) and cause else "unknown"
+    detail = unresolved.get("detail")
+    detail = detail if isinstance(detail, str) and detail else cause
+    causes = unresolved.get("causes")
+    pids = unresolved.get("pids")
     advice = _ADVICE.get(cause, "gather again as root")
     f = dict(fields)
     f["cause"] = cause
     f["unresolved"] = {
         "cause": cause,
-        "causes": list(unresolved.get("causes") or [cause]),
-        "pids": list(unresolved.get("pids") or []),
+        "causes": [c for c in causes if isinstance(c, str)] if isinstance(causes, list) else [cause],
+        "pids": [p for p in pids if _is_int(p)] if isinstance(pids, list) else [],
         "detail": detail,
     }
     ctx.add(

@@ -244,7 +244,10 @@ class _Builder(object):
                         )
                     )
                     continue
-                key = self.loader.construct_object(knode)
+                before = len(self.issues)
+                key = self._scalar(knode, path)
+                if len(self.issues) > before:
+                    continue  # the key itself could not be read (a bad tag): said already
                 if not isinstance(key, str):
                     key = str(knode.value)
                 if key in out and key in from_merge:

@@ -1,0 +1,22 @@
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Print how many inputs each property-based and fuzz test tried (part of the test output)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fuzz_stats  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not fuzz_stats.COUNTS:
+        return
+    terminalreporter.section("fuzz and property-based inputs")
+    total = 0
+    for name, n in sorted(fuzz_stats.COUNTS.items()):
+        total += n
+        terminalreporter.write_line("%8d  %s (%d unexpected exceptions)" % (n, name, fuzz_stats.FAILURES[name]))
+    for note in fuzz_stats.NOTES:
+        terminalreporter.write_line(note)
+    terminalreporter.write_line("fuzz: %d inputs, %d unexpected exceptions" % (total, sum(fuzz_stats.FAILURES.values())))
