@@ -1861,7 +1861,9 @@ def check_facts(facts):
         for key in ("proto", "family", "address", "user", "state"):
             v = lst.get(key)
             _check(v is None or isinstance(v, str), "%s.%s" % (where, key), "text or null", v)
-        for key in ("uid", "recv_q", "backlog", "inode"):
+        v = lst.get("inode")  # psutil's sockets have synthetic negative keys
+        _check(v is None or _is_int(v), where + ".inode", "an integer or null", v)
+        for key in ("uid", "recv_q", "backlog"):
             v = lst.get(key)
             _check(v is None or (_is_int(v) and v >= 0), "%s.%s" % (where, key), "a whole number >= 0 or null", v)
         _check_processes(lst.get("processes"), where + ".processes")

@@ -58,6 +58,10 @@ def _mutate_json(rng, value, depth=0):
     return rng.choice([None, 7, "x", -1, 2 ** 70, float("nan"), [], {}, False, "a\x00b"])
 
 
+def _decode_inet(buf):
+    return _netlink.decode_inet_messages(buf, "tcp", lambda index: "if%d" % index)
+
+
 def test_mutation_fuzz(tmp_path):
     seed = int(os.environ.get("NETAUDIT_FUZZ_SEED") or random.SystemRandom().randrange(2 ** 32))
     budget = int(os.environ.get("NETAUDIT_FUZZ_INPUTS") or 4000)
@@ -118,8 +122,7 @@ def test_mutation_fuzz(tmp_path):
             else:
                 name = "mutated netlink replies"
                 buf = _mutate(rng, rng.choice(replies))
-                for decode in (lambda b: _netlink.decode_inet_messages(b, "tcp", lambda i: "if%d" % i),
-                               _netlink.decode_unix_messages):
+                for decode in (_decode_inet, _netlink.decode_unix_messages):
                     try:
                         decode(buf)
                     except (_netlink.NetlinkParseError, _netlink.NetlinkError):
@@ -129,7 +132,9 @@ def test_mutation_fuzz(tmp_path):
             fuzz_stats.count(name)
             fuzz_stats.fail(name)
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            failures.append("%s: %s: %s (at %s:%d)" % (name, type(exc).__name__, exc, os.path.basename(where.filename), where.lineno))
+            failures.append(
+                "%s: %s: %s (at %s:%d)" % (name, type(exc).__name__, exc, os.path.basename(where.filename), where.lineno)
+            )
     fuzz_stats.NOTES.append("mutation fuzz: %d inputs in %.1f s" % (done, time.time() - started))
     assert done >= min(budget, 500), "the fuzz run tried only %d inputs" % done
     assert not failures, "seed %d: %d failure(s), first: %s" % (seed, len(failures), failures[:3])

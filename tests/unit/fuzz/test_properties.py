@@ -98,16 +98,20 @@ def test_policy_loader_inline(doc):
 
 # -- engine with generated facts --------------------------------------------------------------
 
-PROC = st.fixed_dictionaries({"pid": st.integers(1, 99999), "name": st.text(max_size=16), "exe": st.none() | st.text(max_size=30),
-                              "uid": st.integers(0, 70000), "user": st.none() | st.text(max_size=8)})
+PROC = st.fixed_dictionaries({
+    "pid": st.integers(1, 99999), "name": st.text(max_size=16), "exe": st.none() | st.text(max_size=30),
+    "uid": st.integers(0, 70000), "user": st.none() | st.text(max_size=8),
+})
 LISTENER = st.fixed_dictionaries({
     "proto": st.sampled_from(["tcp", "udp"]), "family": st.sampled_from(["ipv4", "ipv6"]),
     "address": st.sampled_from(["0.0.0.0", "::", "127.0.0.1", "::1", "10.1.2.3", "fe80::1%eth0", "bogus"]),
     "port": st.integers(1, 65535), "uid": st.integers(0, 70000), "user": st.none() | st.text(max_size=8),
     "backlog": st.none() | st.integers(0, 4096), "recv_q": st.integers(0, 4096),
     "processes": st.lists(PROC, max_size=3),
-    "owner_unresolved": st.none() | st.fixed_dictionaries({"cause": st.sampled_from(["not-root", "capabilities", "lsm"]),
-                                                           "pids": st.lists(st.integers(1, 9), max_size=2), "detail": st.text(max_size=10)}),
+    "owner_unresolved": st.none() | st.fixed_dictionaries({
+        "cause": st.sampled_from(["not-root", "capabilities", "lsm"]),
+        "pids": st.lists(st.integers(1, 9), max_size=2), "detail": st.text(max_size=10),
+    }),
 })
 GOOD_FACTS = st.fixed_dictionaries({
     "collector": st.fixed_dictionaries({"complete": st.booleans(), "reasons": st.lists(st.text(max_size=10), max_size=2),
@@ -115,10 +119,10 @@ GOOD_FACTS = st.fixed_dictionaries({
     "listeners": st.lists(LISTENER, max_size=6),
     "counts": st.just({"tcp": {s: 1 for s in _policy.TCP_STATE_NAMES}}),
 })
+FACT_KEYS = st.sampled_from(["listeners", "counts", "unix", "processes", "port", "collector", "connections", "tcp", "name"])
 ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.sampled_from(["listeners", "counts", "unix", "processes", "port",
-                                                                        "collector", "connections", "tcp", "name"]), c, max_size=4),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(FACT_KEYS, c, max_size=4),
     max_leaves=20,
 )
 POLICIES = [os.path.join(REPO, "policies", "default.yml")] + sorted(
@@ -213,8 +217,11 @@ REPLIES = [(n, _fixture(n)) for n in sorted(os.listdir(NETLINK)) if n.endswith("
 
 
 @SETTINGS
-@given(which=st.integers(0, len(REPLIES) - 1), flips=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)), max_size=6),
-       cut=st.none() | st.integers(0, 10 ** 6))
+@given(
+    which=st.integers(0, len(REPLIES) - 1),
+    flips=st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 255)), max_size=6),
+    cut=st.none() | st.integers(0, 10 ** 6),
+)
 @counted("netlink replies (mutated captures)")
 def test_netlink_decoders_on_mutated_replies(which, flips, cut):
     name, buf = REPLIES[which]
