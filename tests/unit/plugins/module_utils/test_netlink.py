@@ -608,3 +608,17 @@ def test_inet_rows_on_replayed_replies(monkeypatch):
     assert counts["tcp"]["LISTEN"] == sum(1 for r in everything if r.proto == "tcp" and r.state == "LISTEN")
     assert unowned == sum(1 for r in everything if r.inode and not _is_candidate(r))
     assert len(opened) == 4 and all(s.closed for s in opened)
+
+
+@pytest.mark.parametrize("err", [-(2 ** 31), 2 ** 31 - 1, -5000, 4096])
+def test_nlmsg_error_with_an_impossible_errno_is_a_parse_error(err):
+    msg = struct.pack("=IHHII", 36, 2, 0, 1, 0) + struct.pack("=i", err) + b"\0" * 16
+    with pytest.raises(_netlink.NetlinkParseError, match="impossible"):
+        _netlink.decode_unix_messages(msg)
+
+
+def test_nlmsg_error_with_a_real_errno_is_a_netlink_error():
+    msg = struct.pack("=IHHII", 36, 2, 0, 1, 0) + struct.pack("=i", -2) + b"\0" * 16
+    with pytest.raises(_netlink.NetlinkError) as err:
+        _netlink.decode_unix_messages(msg)
+    assert err.value.errno == 2

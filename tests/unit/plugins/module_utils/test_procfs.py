@@ -149,3 +149,25 @@ def test_backend_unavailable_without_proc(tmp_path):
     with pytest.raises(_common.BackendUnavailable) as err:
         ProcfsBackend(str(tmp_path)).check()
     assert "does not exist" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "local,remote,extra",
+    [
+        ("0100007F:1FFFF", "00000000:0000", {}),  # a port of 5 hex digits
+        ("0100007F:-001", "00000000:0000", {}),  # int() would take the sign
+        ("0100007F:0_16", "00000000:0000", {}),  # ... and the underscore
+        ("0100007F:0016", "00000000:0000", {"uid": "4294967296"}),  # uid >= 2^32
+        ("0100007F:0016", "00000000:0000", {"uid": "+0"}),
+        ("7F:0016", "00000000:0000", {}),  # a short address
+    ],
+)
+def test_values_no_kernel_writes_are_parse_errors(local, remote, extra):
+    line = tcp_line(0, local, remote, 0x0A)
+    if "uid" in extra:
+        fields = line.split()
+        fields[7] = extra["uid"]
+        line = "   " + " ".join(fields) + "\n"
+    errors = []
+    assert list(parse_inet_lines([TCP_HEADER, line], "/proc/net/tcp", "tcp", "ipv4", None, errors)) == []
+    assert len(errors) == 1 and "/proc/net/tcp:2:" in errors[0]
