@@ -530,5 +530,10 @@ def gather(options):
         "processes_skipped": getattr(resolver, "skipped", 0),
         "processes_unreadable": getattr(resolver or backend, "unreadable", 0),
         "processes_vanished": getattr(resolver, "vanished", 0),
+        # how UNIX socket names were read: netlink gives each as a counted attribute; the procfs
+        # text table cannot tell a name holding a newline from a separate socket (checked
+        # against the file system where the name is a file)
+        "unix_names": None if "unix" not in options.protocols or options.unix == "none" else (
+            "unambiguous" if backend.name == "netlink" else "%s text" % backend.name),
     }
     return facts

@@ -1008,6 +1008,42 @@ def _add_unresolved(ctx, rule_subject, fields, unresolved, what, sortkey, waiver
     )
 
 
+class _PortIndex(object):
+    """Entries by the ports they name, so that a listener is checked against the entries about its
+    port (and those without a port) instead of every entry: a policy of 10,000 rules costs what
+    its few relevant ones cost."""
+
+    MAX_EXPAND = 64  # a range up to this wide is indexed port by port
+
+    def __init__(self, entries):
+        self.by_port = {}
+        self.wide = []  # (lo, hi, entry) of wider ranges
+        self.portless = []
+        for e in entries:
+            if e.ports is None:
+                self.portless.append(e)
+                continue
+            for lo, hi in e.ports:
+                if hi - lo < self.MAX_EXPAND:
+                    for port in range(lo, hi + 1):
+                        self.by_port.setdefault(port, []).append(e)
+                else:
+                    self.wide.append((lo, hi, e))
+
+    def for_port(self, port):
+        out = list(self.portless)
+        if port is not None:
+            out.extend(self.by_port.get(port, ()))
+            out.extend(e for lo, hi, e in self.wide if lo <= port <= hi)
+        seen = set()
+        unique = []
+        for e in out:
+            if id(e) not in seen:
+                seen.add(id(e))
+                unique.append(e)
+        return unique
+
+
 def _listener_rules_need_owner(allow, deny):
     return any(e.programs is not None for e in list(allow) + list(deny))
 
@@ -1018,6 +1054,7 @@ def _eval_listeners(ctx, listeners):
     allow = [Entry(e, "listeners", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
     deny = [Entry(e, "listeners", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
     owner_rules = _listener_rules_need_owner(allow, deny)
+    allow_index, deny_index = _PortIndex(allow), _PortIndex(deny)
     satisfied = {}  # id(entry) -> set of ports seen fully matching
     near_hit = set()  # ids of required entries a listener nearly matched (already a finding)
 
@@ -1028,13 +1065,14 @@ def _eval_listeners(ctx, listeners):
         skey = _listener_sortkey(lst)
         unresolved = _owner_unresolved(ctx, lst, owner_rules)
         unknown = unresolved is not None
-        denied = [d for d in deny if d.deny_matches_listener(lst)]
+        denied = [d for d in deny_index.for_port(lst.get("port")) if d.deny_matches_listener(lst)]
 
         def known(mismatches, unknown=unknown):
             # with the owner unknown, a program check is neither met nor broken
             return [m for m in mismatches if not (unknown and m[2] is None)]
 
-        allowed = [a for a in allow if a.listener_anchor(lst, unknown) and not known(a.listener_mismatches(lst))]
+        maybe = [a for a in allow_index.for_port(lst.get("port")) if a.listener_anchor(lst, unknown)]
+        allowed = [a for a in maybe if not known(a.listener_mismatches(lst))]
         best_deny = (
             max(denied, key=lambda e: (e.layer, -SEVERITY_RANK.get(e.severity or "error", 0), -e.index)) if denied else None
         )
@@ -1068,7 +1106,7 @@ def _eval_listeners(ctx, listeners):
             continue
         if best_allow is not None:
             continue
-        candidates = [a for a in allow if a.listener_anchor(lst, unknown)]
+        candidates = maybe
         if candidates:
             scored = sorted(
                 candidates,

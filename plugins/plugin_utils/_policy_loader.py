@@ -983,6 +983,7 @@ def _semantic(data, display, marks, services, bad_paths):
                 check(("queues", key, "port"), ports, q.get("port"))
                 if q.get("max") is None and not skip(("queues", key)):
                     add(("queues", key), "a queue limit needs max")
+
     def finite(value, path):
         # NaN passes every JSON Schema bound (each comparison is false) and then never fires
         if isinstance(value, float) and not math.isfinite(value):

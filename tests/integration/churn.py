@@ -31,7 +31,7 @@ while time.time() < deadline and spawned < 5000:
             s.bind(("127.0.0.1", 0))
             s.listen(4)
             c = socket.create_connection(s.getsockname(), timeout=1)
-            a, _ = s.accept()
+            a = s.accept()[0]
             u = socket.socket(socket.AF_UNIX)
             u.bind("\0churn-%d" % os.getpid())
             time.sleep(0.01)

@@ -25,7 +25,7 @@ TOKENS = [b"{", b"}", b"[", b"]", b": ", b"- ", b"&a ", b"*a", b"<<: *a", b"!!in
 
 def _mutate(rng, data):
     data = bytearray(data)
-    for _ in range(rng.randint(1, 4)):
+    for _round in range(rng.randint(1, 4)):
         op = rng.randrange(5)
         pos = rng.randrange(len(data) + 1)
         if op == 0 and data:

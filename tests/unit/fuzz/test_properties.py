@@ -197,7 +197,7 @@ def test_unix_path_with_newline_cannot_forge_a_file_socket(tmp_path):
     system check sees the real (longer) name, so no forged socket appears and the path is whole."""
     forged = "0000000000000000: 00000002 00000000 00010000 0001 01 99999 /run/forged.sock"
     real = str(tmp_path / "evil") + "\n" + forged
-    head = "0000000000000000: 00000002 00000000 00010000 0001 01 12345 " + real.split("\n")[0]
+    head = "0000000000000000: 00000002 00000000 00010000 0001 01 12345 " + real.split("\n", maxsplit=1)[0]
     lines = ["Num RefCount Protocol Flags Type St Inode Path\n", head + "\n", forged + "\n"]
     socks = list(_procfs.parse_unix_lines(lines, "/proc/net/unix", [], is_socket=lambda p: p == real, joined=[]))
     assert [(s.inode, s.path) for s in socks] == [(12345, real)]
@@ -271,5 +271,3 @@ def test_host_text_is_json_and_reversible(raw):
 @pytest.mark.parametrize("text", ["a\\xffb", "plain", "\\x", "caf\u00e9"])
 def test_unescape_host_text(text):
     assert _common.unescape_host_text(_common.host_text(text.encode("utf-8", "surrogateescape"))[0])
-
-
