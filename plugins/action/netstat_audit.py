@@ -191,7 +191,9 @@ class ActionModule(ActionBase):
             policies=host["policies"],
             policy_files=host["policy_files"],
         )
-        result[RESULT_KEY] = host
+        # the host result for the report callback, without a second copy of the findings (they are
+        # the task's `findings`): a failed task prints its whole result
+        result[RESULT_KEY] = dict((k, v) for k, v in host.items() if k != "findings")
         if self._task.diff:
             diff = listener_diff(facts, host)
             result["diff"] = diff

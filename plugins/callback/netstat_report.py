@@ -139,7 +139,10 @@ def audit_payload(result):
     if not isinstance(result, Mapping):
         return None
     if isinstance(result.get(AUDIT_KEY), Mapping):
-        return _report.plain(result[AUDIT_KEY])
+        payload = _report.plain(result[AUDIT_KEY])
+        if "findings" not in payload:  # the action keeps them once, at the top of its result
+            payload["findings"] = _report.plain(result.get("findings") or [])
+        return payload
     if "findings" in result and "compliant" in result:
         keep = (
             "verdict",
