@@ -19,7 +19,8 @@ import fuzz_stats
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 NETLINK = os.path.join(REPO, "tests", "unit", "fixtures", "netlink")
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No example database: nothing is written to the checkout (.hypothesis) or anywhere else.
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 
 
 def counted(name):
