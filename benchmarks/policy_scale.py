@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) netaudit.netstat contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Load and evaluate a policy at the size limit (1 MiB of named rules), and the same rules
