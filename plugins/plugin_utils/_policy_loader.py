@@ -616,40 +616,15 @@ def parse_yaml(text, display, loader_cls=None):
                 builder.marks,
                 [PolicyIssue(display, 1, 1, None, "the policy file is empty", "syntax")],
             )
-    except _TooBig as exc:
-        line, col = _pos(exc.node)
-        return (
-            None,
-            builder.marks,
-            [
-                PolicyIssue(
-                    display,
-                    line,
-                    col,
-                    None,
-                    "the document expands to more than %d nodes (anchors/aliases?); refusing to load it" % MAX_NODES,
-                    "syntax",
-                )
-            ],
-        )
-    except (_TooDeep, RecursionError) as exc:
+    except (_TooBig, _TooDeep, RecursionError) as exc:
         node = getattr(exc, "node", None)
         line, col = _pos(node) if node is not None else (None, None)
-        return (
-            None,
-            builder.marks,
-            [
-                PolicyIssue(
-                    display,
-                    line,
-                    col,
-                    None,
-                    "the document nests deeper than %d levels (a recursive alias, or brackets that never close?); "
-                    "refusing to load it" % MAX_NESTING,
-                    "syntax",
-                )
-            ],
-        )
+        if isinstance(exc, _TooBig):
+            msg = "the document expands to more than %d nodes (anchors/aliases?); refusing to load it" % MAX_NODES
+        else:
+            msg = ("the document nests deeper than %d levels (a recursive alias, or brackets that never close?); "
+                   "refusing to load it" % MAX_NESTING)
+        return None, builder.marks, [PolicyIssue(display, line, col, None, msg, "syntax")]
     except yaml.YAMLError as exc:
         if (loader_cls or _LOADER) is not yaml.SafeLoader:
             loader.dispose()

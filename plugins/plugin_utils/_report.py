@@ -1026,19 +1026,26 @@ def normalize_formats(formats):
     return out
 
 
-def write_files_atomic(directory, contents, mode=None, what="report"):
-    """Write [(filename, text)] into `directory`: every file to a temporary file in the same
-    directory first, then rename them all into place, so no file is ever seen half written and
-    a failure before the renames leaves the old files as they were. `mode` defaults to 0666
-    minus the umask. Raises ReportError naming the file that failed."""
+def _prepare_dir(path, directory, mode, what):
+    """Create `path` (under `directory`); the file mode to write with (0666 minus the umask when
+    `mode` is None). Raises ReportError."""
     try:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise ReportError(f"cannot create {what} directory {directory}: {exc}") from exc
     if mode is None:
         umask = os.umask(0o022)
         os.umask(umask)
         mode = 0o666 & ~umask
+    return mode
+
+
+def write_files_atomic(directory, contents, mode=None, what="report"):
+    """Write [(filename, text)] into `directory`: every file to a temporary file in the same
+    directory first, then rename them all into place, so no file is ever seen half written and
+    a failure before the renames leaves the old files as they were. `mode` defaults to 0666
+    minus the umask. Raises ReportError naming the file that failed."""
+    mode = _prepare_dir(directory, directory, mode, what)
     staged = []
     current = None
     try:
@@ -1148,14 +1155,7 @@ def write_report_set(directory, contents, mode=None, what="report", keep=KEEP_SE
     sets = os.path.join(directory, SETS_DIR)
     latest = os.path.join(directory, LATEST)
     current = None
-    try:
-        os.makedirs(sets, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot create {what} directory {directory}: {exc}") from exc
-    if mode is None:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    mode = _prepare_dir(sets, directory, mode, what)
     for path in _stale_leftovers(directory, sets):
         if os.path.isdir(path) and not os.path.islink(path):
             _remove_tree(path)
