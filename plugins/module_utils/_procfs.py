@@ -177,9 +177,10 @@ def parse_unix_lines(lines, path, errors=None, is_socket=None, joined=None):
         if lineno == 1:
             continue
         text = line[:-1] if line.endswith("\n") else line
-        if pending is not None and not _is_unix_record_start(text):
-            # continuation of a path that contained a newline
-            pending[5] = (pending[5] or "") + "\n" + text
+        if pending is not None and pending[5] and not _is_unix_record_start(text):
+            # continuation of a path that contained a newline (only a socket with a path can
+            # continue: the kernel writes nothing after the inode of an unbound one)
+            pending[5] = pending[5] + "\n" + text
             continue
         if pending is not None and pending[5] and _UNIX_LINE.match(text):
             longer = pending[5] + "\n" + text

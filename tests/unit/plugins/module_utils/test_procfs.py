@@ -171,3 +171,15 @@ def test_values_no_kernel_writes_are_parse_errors(local, remote, extra):
     errors = []
     assert list(parse_inet_lines([TCP_HEADER, line], "/proc/net/tcp", "tcp", "ipv4", None, errors)) == []
     assert len(errors) == 1 and "/proc/net/tcp:2:" in errors[0]
+
+
+def test_a_malformed_line_is_not_glued_onto_an_unbound_socket():
+    lines = [
+        "Num       RefCount Protocol Flags    Type St Inode Path\n",
+        "0000000000000000: 00000002 00000000 00000000 0001 03 12345\n",
+        "garbage that no kernel writes\n",
+    ]
+    errors = []
+    socks = list(parse_unix_lines(lines, "/proc/net/unix", errors))
+    assert [(s.inode, s.path) for s in socks] == [(12345, None)]
+    assert len(errors) == 1 and "/proc/net/unix:3:" in errors[0]
