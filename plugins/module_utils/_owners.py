@@ -15,6 +15,7 @@ __metaclass__ = type
 import errno
 import os
 
+from ansible_collections.netaudit.netstat.plugins.module_utils._cgroup import read_cgroup
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import host_text, unescape_host_text
 
 try:
@@ -395,5 +396,8 @@ class OwnerResolver:
         for key, value in hexes.items():
             if value is not None:
                 info[key + "_hex"] = value  # the original bytes, when they are not UTF-8
+        cg = read_cgroup(self.proc_root, pid)
+        info["unit"] = cg["unit"] if cg else None  # the systemd unit (nginx.service), from the cgroup path
+        info["container"] = cg["container"] if cg else None  # {id, runtime} when the cgroup names one
         self._info[pid] = info
         return info

@@ -20,6 +20,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     InetSocket,
     UnixSocket,
 )
+from ansible_collections.netaudit.netstat.plugins.module_utils._cgroup import read_cgroup
 from ansible_collections.netaudit.netstat.plugins.module_utils._owners import user_name
 
 PSUTIL_IMPORT_ERROR = None
@@ -183,5 +184,8 @@ class PsutilBackend:
             info[key], raw_hex = host_text(info[key])
             if raw_hex is not None:
                 info[key + "_hex"] = raw_hex
+        cg = read_cgroup("/proc", pid)  # Linux only; elsewhere there is no cgroup to read
+        info["unit"] = cg["unit"] if cg else None
+        info["container"] = cg["container"] if cg else None
         self._info[pid] = info
         return info

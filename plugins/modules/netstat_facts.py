@@ -348,8 +348,13 @@ ansible_facts:
               description: Service name when O(services=true).
               type: str
             processes:
-              description: Processes holding the socket, by pid; each has C(pid), C(ppid), C(name)
-                (comm), C(exe), C(cmdline), C(uid) and C(user).
+              description:
+                - Processes holding the socket, by pid; each has C(pid), C(ppid), C(name) (comm),
+                  C(exe), C(cmdline), C(uid), C(user), C(unit) (the systemd unit from
+                  C(/proc/PID/cgroup), or null) and C(container) (C(id) and C(runtime) when the
+                  cgroup path names a container, or null).
+                - A name, executable or command line that is not UTF-8 is text with C(\\xNN)
+                  escapes, and C(name_hex), C(exe_hex) or C(cmdline_hex) hold the original bytes.
               type: list
               elements: dict
             owner_unresolved:
