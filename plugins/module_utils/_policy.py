@@ -366,6 +366,19 @@ def _user_matches(patterns, sock_user, sock_uid, processes):
     return _glob_match([str(p) for p in patterns], values)
 
 
+def _context_values(processes, label):
+    """The units (label "unit") or container ids (label "container") of processes, sorted."""
+    out = set()
+    for proc in processes or []:
+        if not isinstance(proc, dict):
+            continue
+        if label == "unit" and isinstance(proc.get("unit"), str):
+            out.add(proc["unit"])
+        elif label == "container" and isinstance(proc.get("container"), dict) and isinstance(proc["container"].get("id"), str):
+            out.add(proc["container"]["id"])
+    return sorted(out)
+
+
 def _owners_text(processes, limit=3):
     if not processes:
         return "owner unknown"
@@ -437,6 +450,8 @@ class Entry(object):
             )
         self.programs = [str(p) for p in _as_list(raw.get("program"))] or None
         self.users = [str(u) for u in _as_list(raw.get("user"))] or None
+        self.units = [str(u) for u in _as_list(raw.get("unit"))] or None
+        self.containers = [str(c) for c in _as_list(raw.get("container"))] or None
         self.paths = [str(p) for p in _as_list(raw.get("path"))] or None
         self.types = [str(t) for t in _as_list(raw.get("type"))] or None
         self.world_writable = raw.get("world_writable")
@@ -469,6 +484,10 @@ class Entry(object):
             parts.append("program %s" % ",".join(self.programs))
         if self.users:
             parts.append("user %s" % ",".join(self.users))
+        if self.units:
+            parts.append("unit %s" % ",".join(self.units))
+        if self.containers:
+            parts.append("container %s" % ",".join(self.containers))
         if self.world_writable is not None:
             parts.append("world-writable" if self.world_writable else "not world-writable")
         return " ".join(parts) or "anything"
@@ -522,7 +541,27 @@ class Entry(object):
                 )
             )
             out.append(("wrong-user", "user %s" % ",".join(self.users), ",".join(users)))
+        out.extend(self.owner_context_mismatches(lst.get("processes")))
         return out
+
+    def owner_context_mismatches(self, processes):
+        """[(rule, expected, actual)] for `unit` and `container`; actual None when no owner is
+        known (the owner could not be read: neither met nor broken)."""
+        out = []
+        for attr, label in (("units", "unit"), ("containers", "container")):
+            patterns = getattr(self, attr)
+            if patterns is None:
+                continue
+            if not processes:
+                out.append(("wrong-owner", "%s %s" % (label, ",".join(patterns)), None))
+                continue
+            values = _context_values(processes, label)
+            if not _glob_match(patterns, values):
+                out.append(("wrong-owner", "%s %s" % (label, ",".join(patterns)), ",".join(values) or "none"))
+        return out
+
+    def owner_context_matches(self, processes):
+        return not [m for m in self.owner_context_mismatches(processes)]
 
     def deny_matches_listener(self, lst):
         if not self.listener_anchor(lst):
@@ -531,9 +570,9 @@ class Entry(object):
             return False
         if self.programs is not None and not _program_matches(self.programs, lst.get("processes")):
             return False
-        return not (
-            self.users is not None and not _user_matches(self.users, lst.get("user"), lst.get("uid"), lst.get("processes"))
-        )
+        if self.users is not None and not _user_matches(self.users, lst.get("user"), lst.get("uid"), lst.get("processes")):
+            return False
+        return self.owner_context_matches(lst.get("processes"))
 
     def matches_conn_peer(self, conn):
         if self.protos and conn.get("proto") not in self.protos:
@@ -546,9 +585,9 @@ class Entry(object):
             return False
         if self.programs is not None and not _program_matches(self.programs, conn.get("processes")):
             return False
-        return not (
-            self.users is not None and not _user_matches(self.users, conn.get("user"), conn.get("uid"), conn.get("processes"))
-        )
+        if self.users is not None and not _user_matches(self.users, conn.get("user"), conn.get("uid"), conn.get("processes")):
+            return False
+        return self.owner_context_matches(conn.get("processes"))
 
     def matches_unix(self, sock, owner_unknown=False):
         """Whether the entry matches the UNIX socket; with `owner_unknown`, program and user
@@ -565,7 +604,9 @@ class Entry(object):
             return False
         if self.programs is not None and not _program_matches(self.programs, sock["processes"]):
             return False
-        return not (self.users is not None and not _user_matches(self.users, None, sock.get("file_uid"), sock["processes"]))
+        if self.users is not None and not _user_matches(self.users, None, sock.get("file_uid"), sock["processes"]):
+            return False
+        return self.owner_context_matches(sock["processes"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -847,6 +888,8 @@ FINDING_FIELDS = {
     "programs": [],  # [{name, exe, pids, pid_count, users}]
     "users": [],  # user names (the socket's and its processes'), uids without a name as text
     "uids": [],  # numeric uids
+    "units": [],  # systemd units of the processes (from their cgroup)
+    "containers": [],  # container ids of the processes (from their cgroup)
     "cause": None,  # incomplete-facts: why the facts are partial (not-root, capabilities, ...)
     "unresolved": None,  # incomplete-facts about one socket: {cause, causes, pids, detail}
 }
@@ -936,6 +979,8 @@ def _listener_match(lst):
         "programs": _programs_attr(lst.get("processes")),
         "users": users,
         "uids": uids,
+        "units": _context_values(lst.get("processes"), "unit"),
+        "containers": _context_values(lst.get("processes"), "container"),
     }
 
 
@@ -1493,6 +1538,8 @@ def _eval_egress(ctx, listeners, conns):
             "programs": _programs_attr(procs),
             "users": users,
             "uids": uids,
+            "units": _context_values(procs, "unit"),
+            "containers": _context_values(procs, "container"),
         }
         if rule == "forbidden-peer":
             why = " (%s)" % entry.reason if entry.reason else ""
@@ -1604,6 +1651,8 @@ def _eval_unix(ctx):
             "proto": "unix",
             "users": users,
             "uids": uids,
+            "units": _context_values(sock["processes"], "unit"),
+            "containers": _context_values(sock["processes"], "container"),
         }
         skey = ("unix", 0, sock["path"])
         denied = [d for d in deny if d.matches_unix(sock)]
@@ -1764,6 +1813,9 @@ def _waiver_matches(waiver, finding, services=None):
                 return False
         elif key == "path":
             if finding.get("path") is None or not _glob_match(_as_list(want), [finding["path"]]):
+                return False
+        elif key in ("unit", "container"):
+            if not _glob_match([str(w) for w in _as_list(want)], finding.get(key + "s") or []):
                 return False
         elif key == "state":
             if finding.get("state") not in _as_list(want):

@@ -72,10 +72,12 @@ FINDING_KEYS = (
     "programs",
     "users",
     "uids",
+    "units",
+    "containers",
     "cause",
     "unresolved",
 )
-_LIST_KEYS = ("programs", "users", "uids")
+_LIST_KEYS = ("programs", "users", "uids", "units", "containers")
 
 # Display limits (characters) for the human formats; the JSON is never truncated.
 LIMIT_SHORT = 120  # table cells, chart labels, subjects, host names

@@ -213,3 +213,44 @@ def test_structured_fields_on_every_finding():
     assert f["programs"] == [{"name": "evil\nname", "exe": "/usr/sbin/evil\nname", "pids": [5, 6], "pid_count": 2,
                               "users": ["root"]}]
     assert (f["users"], f["uids"]) == (["root"], [0])
+
+
+# -- unit and container matchers ---------------------------------------------------------------
+
+CID = "a" * 64
+
+
+def owned(port, unit=None, container=None):
+    p = proc("app", 700)
+    p["unit"] = unit
+    p["container"] = {"id": container, "runtime": "docker"} if container else None
+    return listener("tcp", "0.0.0.0", port, [p])
+
+
+def test_unit_and_container_in_allow_entries():
+    fx = new_facts([owned(80, unit="nginx.service"), owned(8080, unit="docker-x.scope", container=CID)], codes=())
+    allow = [{"port": 80, "unit": "nginx.service"}, {"port": 8080, "container": "aaa*"}]
+    pol = {"listeners": {"default": "deny", "allow": allow}}
+    r = run(fx, pol)
+    assert rules(r) == [] and r["verdict"] == "compliant"
+    pol["listeners"]["allow"][0]["unit"] = "apache2.service"
+    r = run(fx, pol)
+    assert rules(r) == [("wrong-owner", "tcp 0.0.0.0:80")]
+    f = r["findings"][0]
+    assert f["expected"] == "unit apache2.service" and f["actual"] == "nginx.service" and f["units"] == ["nginx.service"]
+
+
+def test_unit_in_deny_entries_and_waivers():
+    fx = new_facts([owned(8080, unit="debug-shell.service")], codes=())
+    pol = {"listeners": {"deny": [{"unit": "debug-*.service", "reason": "no debug shells"}]}}
+    assert rules(run(fx, pol)) == [("forbidden-listener", "tcp 0.0.0.0:8080")]
+    pol["waivers"] = [waiver({"unit": "debug-shell.service"}, "forbidden-listener")]
+    assert run(fx, pol)["verdict"] == "compliant"
+    other = new_facts([owned(8080, unit="sshd.service")], codes=())
+    assert rules(run(other, {"listeners": {"deny": [{"unit": "debug-*.service"}]}})) == []
+
+
+def test_container_rule_with_owner_unknown_is_incomplete():
+    fx = new_facts([HIDDEN])
+    pol = {"listeners": {"default": "deny", "allow": [{"port": 2024, "container": "aaa*"}]}}
+    assert rules(run(fx, pol)) == [("incomplete-facts", "tcp 0.0.0.0:2024")]
