@@ -561,7 +561,7 @@ class Entry(object):
         return out
 
     def owner_context_matches(self, processes):
-        return not [m for m in self.owner_context_mismatches(processes)]
+        return not self.owner_context_mismatches(processes)
 
     def deny_matches_listener(self, lst):
         if not self.listener_anchor(lst):
