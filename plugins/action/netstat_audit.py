@@ -14,10 +14,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_loader
-from ansible_collections.netaudit.netstat.plugins.plugin_utils import _console as _report_console
-from ansible_collections.netaudit.netstat.plugins.plugin_utils._report import facts_summary, plain as _report_plain
-
-MAX_CONSOLE_LINES = 10
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _console
+from ansible_collections.netaudit.netstat.plugins.plugin_utils._report import facts_summary
 
 FACTS_MODULE = "netaudit.netstat.netstat_facts"
 RESULT_KEY = "netstat_audit"
@@ -80,24 +78,6 @@ def listener_diff(facts, result):
     }
 
 
-def _finding_line(f):
-    return _report_console.console_text("%s %s %s: %s" % (f["severity"], f["rule"], f["subject"], f["message"]))
-
-
-def plain_policy(value):
-    """The policy option as plain str / dict / list (ansible-core may hand tagged or lazy
-    containers); a number or a boolean stays what it is, for the loader to refuse by name."""
-    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
-        return value
-    return _report_plain(value)
-
-
-def console_lines(host, fail_on, limit=MAX_CONSOLE_LINES):
-    """What a person reads on the console: the verdict in one line, then, unless compliant, one
-    line per finding that counts against it (capped, with a count of the rest)."""
-    return _report_console.console_lines(host, fail_on, limit)
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
@@ -136,7 +116,7 @@ class ActionModule(ActionBase):
         try:
             playbook_dir = task_vars.get("playbook_dir") or self._loader.get_basedir()
             loaded = _policy_loader.load_policies(
-                plain_policy(args["policy"]),
+                args["policy"],
                 display_base=self._loader.get_basedir(),
                 dirs=_policy_loader.search_dirs(playbook_dir),
             )
@@ -199,7 +179,7 @@ class ActionModule(ActionBase):
             result["diff"] = diff
             # Ansible only displays a diff for a changed task: in diff mode, listener drift is a change.
             result["changed"] = diff["before"] != diff["after"]
-        result["console"] = console_lines(host, args["fail_on"])
+        result["console"] = _console.console_lines(host, args["fail_on"])
         result["msg"] = "\n".join(result["console"])
         if failed:
             result["failed"] = True

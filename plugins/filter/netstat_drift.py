@@ -98,7 +98,7 @@ def audit(facts, policy, today=None, allow_incomplete=False, playbook_dir=None, 
         raise AnsibleFilterError("netstat_drift: the input must be ansible_facts.netstat (a dict), not %s" % type(facts).__name__)
     try:
         loaded = _policy_loader.load_policies(
-            plain(policy) if not isinstance(policy, (bool, int, float)) else policy,
+            policy,
             dirs=_policy_loader.search_dirs(playbook_dir),
         )
         result = _policy.evaluate(

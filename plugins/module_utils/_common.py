@@ -16,6 +16,7 @@ import re
 
 import collections
 import ipaddress
+import os
 
 # Kernel TCP states, include/net/tcp_states.h, with the names netstat prints.
 # TCP_NEW_SYN_RECV (12) is a request socket; netstat and ss count it as SYN_RECV.
@@ -148,6 +149,23 @@ def unescape_host_text(text):
         pos = m.end()
     out += text[pos:].encode("utf-8", "surrogateescape")
     return bytes(out)
+
+
+def lstat_host_path(text):
+    """(os.lstat result, original bytes or None) of a path given as host_text() text: by the text
+    first, then, when it holds \\xNN escapes, by the bytes they stand for. (None, None) when
+    neither is on the file system."""
+    try:
+        return os.lstat(text), None
+    except (OSError, ValueError):
+        pass
+    if "\\x" in text:
+        raw = unescape_host_text(text)
+        try:
+            return os.lstat(raw), raw
+        except (OSError, ValueError):
+            pass
+    return None, None
 
 
 def empty_counts(protocols=PROTOCOLS):

@@ -25,13 +25,14 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     exposure,
     is_listener,
     read_port_range,
-    unescape_host_text,
+    lstat_host_path,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._inspect import (
     CAUSES,
     DESCRIPTION as INSPECT_DESCRIPTION,
     MAX_DESCRIBED,
     Inspector,
+    hidepid_option,
     unresolved_owner,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, owner_pids, user_name
@@ -231,24 +232,13 @@ def _service_name(port, proto, cache):
 
 def _file_facts(path):
     """mode, owner and the original name (hex, when not UTF-8) of a UNIX socket's file, or
-    (None, None, None) when it is not on disk. The path's text has non-UTF-8 bytes as \\xNN
-    (host_text): the file is looked up by its real bytes, so that a socket whose name is not
-    UTF-8 keeps its mode (a world-writable one is still found)."""
-    try:
-        st = os.lstat(path)
-        raw_hex = None
-    except (OSError, ValueError):
-        st = None
-    if st is None and "\\x" in path:
-        raw = unescape_host_text(path)
-        try:
-            st = os.lstat(raw)
-            raw_hex = raw.hex()
-        except (OSError, ValueError):
-            st = None
+    (None, None, None) when it is not on disk. The file is looked up by its real bytes
+    (lstat_host_path), so that a socket whose name is not UTF-8 keeps its mode (a
+    world-writable one is still found)."""
+    st, raw = lstat_host_path(path)
     if st is None:
         return None, None, None
-    return "0%o" % (st.st_mode & 0o7777), st.st_uid, raw_hex
+    return "0%o" % (st.st_mode & 0o7777), st.st_uid, raw.hex() if raw is not None else None
 
 
 def _netns(proc_root):
@@ -287,6 +277,8 @@ def gather(options):
     uninspected = []
     hidden = None
     inspector = None
+    owners_unresolved = False  # some listed socket's owner could not be read (reason owners-unresolved)
+    is_root = os.geteuid() == 0
     joined = getattr(backend, "unix_joined", None) or []
     if joined:
         warnings.append(
@@ -339,11 +331,13 @@ def gather(options):
         unreadable = getattr(resolver or backend, "unreadable", 0)
         unresolved = [inode for inode in wanted if inode and not pid_map.get(inode)]
         unowned = len(unresolved) + last.unowned
-        unreadable_pids = getattr(resolver or backend, "unreadable_pids", None) or set()
-        inspector = Inspector(options.proc_root)
-        hidden = inspector.hidepid if not inspector.euid == 0 else None
+        # hidepid hides other users' processes from a gatherer that is not root; only then, or
+        # when a process could not be read, is there anything to classify
+        hidden = hidepid_option(options.proc_root) if unowned and not is_root else None
+        if unreadable or hidden:
+            inspector = Inspector(options.proc_root)
         if unreadable:
-            uninspected = inspector.describe(unreadable_pids)
+            uninspected = inspector.describe(getattr(resolver or backend, "unreadable_pids", None) or set())
         # A process that vanished mid-walk took its sockets with it (or left them to a child that
         # was read): only processes that could not be read, or hidepid, leave owners unknown.
         if unowned and (unreadable or hidden):
@@ -362,6 +356,7 @@ def gather(options):
                     os.geteuid())
             )
             reason_codes.append("owners-unresolved")
+            owners_unresolved = True
         elif unreadable:
             warnings.append(
                 "%d process(es) could not be inspected; every listed socket has an owner, but those "
@@ -370,13 +365,13 @@ def gather(options):
 
     def unresolved_of(sock_uid, inode, proto=None, family=None):
         """None, or why the socket `inode` has no owner (see _inspect.unresolved_owner)."""
-        if not options.owners or not inode or pid_map.get(inode) or not reason_codes.count("owners-unresolved"):
+        if not owners_unresolved or not inode or pid_map.get(inode):
             return None
 
         def in_netns(pids):
             return inspector.same_netns(pids, proto, family, inode)
 
-        return unresolved_owner(sock_uid, uninspected, 0, hidden, os.geteuid() == 0, in_netns if proto else None)
+        return unresolved_owner(sock_uid, uninspected, hidden, in_netns if proto else None)
 
     def procs(inode):
         return [processes[str(pid)] for pid in owner_pids(pid_map.get(inode))] if options.owners else []
@@ -520,7 +515,7 @@ def gather(options):
         "samples": int(options.samples),
         "interval": float(options.interval),
         "netns": _netns(options.proc_root),
-        "is_root": os.geteuid() == 0,
+        "is_root": is_root,
         "owners": bool(options.owners),
         "connections": options.connections,
         "unix": options.unix,

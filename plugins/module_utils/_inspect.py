@@ -45,23 +45,6 @@ CAP_SYS_PTRACE = 19
 
 CAUSES = ("not-root", "hidepid", "capabilities", "user-namespace", "lsm", "vanished")
 
-# What to do about each cause, worded for the finding's message.
-ADVICE = {
-    "not-root": "gather as root (become: true)",
-    "hidepid": "gather as root, or as a member of the gid= group of the hidepid /proc mount",
-    "capabilities": (
-        "the gatherer runs with fewer capabilities than that process (a container or sandbox with a "
-        "reduced bounding set): gather from a context with full capabilities and CAP_SYS_PTRACE, or "
-        "waive this socket"
-    ),
-    "user-namespace": (
-        "that process lives in another user namespace (a container's or a sandbox's): gather from the "
-        "namespace's owner, or waive this socket"
-    ),
-    "lsm": "an LSM (AppArmor, SELinux, Yama) denies the gatherer; allow ptrace read access, or waive this socket",
-    "vanished": "the owning process exited during the scan: gather again",
-}
-
 DESCRIPTION = {
     "not-root": "not root",
     "hidepid": "hidden by the hidepid option of /proc",
@@ -224,17 +207,12 @@ class Inspector(object):
         table = proto + ("6" if family == "ipv6" else "")
         return [pid for pid in pids if inode in self.table_inodes(pid, table)]
 
-    def describe(self, unreadable_pids, vanished_pids=()):
+    def describe(self, unreadable_pids):
         """Every uninspected process, classified, sorted by pid."""
-        out = [self.classify(pid) for pid in sorted(unreadable_pids)]
-        for pid in sorted(set(vanished_pids) - set(unreadable_pids)):
-            out.append({"pid": pid, "name": None, "uid": None, "user": None, "cause": "vanished",
-                        "detail": DESCRIPTION["vanished"]})
-        out.sort(key=lambda p: p["pid"])
-        return out
+        return [self.classify(pid) for pid in sorted(unreadable_pids)]
 
 
-def unresolved_owner(sock_uid, uninspected, vanished=0, hidepid=None, is_root=True, in_netns=None):
+def unresolved_owner(sock_uid, uninspected, hidepid=None, in_netns=None):
     """Why a socket with no known owner has none: {cause, pids, detail} or None (no process holds
     it as far as anything could see: a kernel socket, or one in flight).
 
@@ -256,15 +234,11 @@ def unresolved_owner(sock_uid, uninspected, vanished=0, hidepid=None, is_root=Tr
         ) + (" and %d more" % (len(cands) - 5) if len(cands) > 5 else "")
         detail += ": " + (first.get("detail") or DESCRIPTION[first["cause"]])
         return {"cause": causes[0], "causes": causes, "pids": [p["pid"] for p in cands[:20]], "detail": detail}
-    if not is_root and hidepid:
+    if hidepid:  # the caller passes it only when it hid processes (the gatherer is not root)
         return {
             "cause": "hidepid",
             "causes": ["hidepid"],
             "pids": [],
             "detail": "/proc is mounted with hidepid=%s: other users' processes are not listed" % hidepid,
         }
-    if vanished:
-        gone = [p["pid"] for p in uninspected if p["cause"] == "vanished"][:20]
-        return {"cause": "vanished", "causes": ["vanished"], "pids": gone,
-                "detail": "%d process(es) vanished during the scan" % vanished}
     return None

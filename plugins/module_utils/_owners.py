@@ -108,16 +108,12 @@ class OwnerResolver:
         self.walkers = walkers
         self._info = {}
         self._lock = None
-        # pids whose descriptors could not be read, and pids that vanished during the walk
-        self.unreadable_pids = set()
-        self.vanished_pids = set()
+        self.unreadable_pids = set()  # the pids whose descriptors could not be read
 
     def _count(self, status, pid=None):
         """Account for one process: True/False (read in full / in part) or why it was not read."""
         if status is _VANISHED:
             self.vanished += 1
-            if pid is not None:
-                self.vanished_pids.add(pid)
         elif status is _UNREADABLE:
             self.unreadable += 1
             if pid is not None:

@@ -1011,7 +1011,8 @@ def _owner_unresolved(ctx, sock, owner_rules=True):
     return None
 
 
-_ADVICE = {
+# What to do about each cause of an unresolved owner (the causes of _inspect.py), for messages.
+CAUSE_ADVICE = {
     "not-root": "gather as root (become: true)",
     "hidepid": "gather as root, or as a member of the gid= group of the hidepid /proc mount",
     "capabilities": "gather with full capabilities (outside the sandbox or container that reduced them)",
@@ -1030,7 +1031,7 @@ def _add_unresolved(ctx, rule_subject, fields, unresolved, what, sortkey, waiver
     detail = detail if isinstance(detail, str) and detail else cause
     causes = unresolved.get("causes")
     pids = unresolved.get("pids")
-    advice = _ADVICE.get(cause, "gather again as root")
+    advice = CAUSE_ADVICE.get(cause, "gather again as root")
     f = dict(fields)
     f["cause"] = cause
     f["unresolved"] = {
@@ -2089,19 +2090,20 @@ def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error
 VERDICTS = ("compliant", "drift", "incomplete", "unreachable", "failed")
 
 
-def judge(findings, fail_on="error"):
-    """(verdict, drift findings, incomplete findings) from the unwaived findings at or above
-    `fail_on`: drift when any is not incomplete-facts (drift wins), incomplete when the only ones
-    are incomplete-facts, else compliant."""
+def counted(findings, fail_on="error"):
+    """The findings that count against the verdict: unwaived, at or above `fail_on` (`never`
+    judges at `error`)."""
     limit = SEVERITY_RANK.get("error" if fail_on in (None, "never") else fail_on, 0)
-    drift = incomplete = 0
-    for f in findings:
-        if f.get("waived") is not None or SEVERITY_RANK.get(f.get("severity"), 9) > limit:
-            continue
-        if f.get("rule") == "incomplete-facts":
-            incomplete += 1
-        else:
-            drift += 1
+    return [f for f in findings if not f.get("waived") and SEVERITY_RANK.get(f.get("severity"), 9) <= limit]
+
+
+def judge(findings, fail_on="error"):
+    """(verdict, drift findings, incomplete findings) from counted(findings, fail_on): drift when
+    any is not incomplete-facts (drift wins), incomplete when the only ones are incomplete-facts,
+    else compliant."""
+    found = counted(findings, fail_on)
+    incomplete = sum(1 for f in found if f.get("rule") == "incomplete-facts")
+    drift = len(found) - incomplete
     verdict = "drift" if drift else "incomplete" if incomplete else "compliant"
     return verdict, drift, incomplete
 

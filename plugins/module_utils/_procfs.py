@@ -15,11 +15,12 @@ __metaclass__ = type
 import os
 import re
 import socket
+import stat
 import struct
 import sys
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
-    unescape_host_text,
+    lstat_host_path,
     BackendUnavailable,
     InetSocket,
     ParseError,
@@ -237,15 +238,8 @@ def _open_lines(path):
 
 def _is_socket_file(text_path):
     """Whether a UNIX socket path (as the table's text, non-UTF-8 bytes escaped) is a socket file."""
-    import stat as _stat
-
-    for candidate in (text_path, unescape_host_text(text_path)):
-        try:
-            if _stat.S_ISSOCK(os.lstat(candidate).st_mode):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
+    st = lstat_host_path(text_path)[0]
+    return st is not None and stat.S_ISSOCK(st.st_mode)
 
 
 class ProcfsBackend:

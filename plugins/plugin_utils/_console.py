@@ -5,18 +5,15 @@
 
 This is a private plugin_utils file of netaudit.netstat; its API may change at any time.
 Everything that comes from a host (process names, paths) may hold control characters: they are
-shown as \\xNN (\\n, \\t and \\r as such), so nothing a host writes reaches a terminal raw.
+shown as \\xNN (newlines too: one finding, one line), as in the reports, so nothing a host
+writes reaches a terminal raw.
 """
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _report
 
-# C0 controls, DEL, C1 controls, and the Unicode line / paragraph separators and bidi overrides
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 MAX_LINE = 400
 
 _HEADLINE = {
@@ -26,36 +23,16 @@ _HEADLINE = {
 }
 
 
-def _escape(match):
-    ch = match.group(0)
-    if ch in _NAMED:
-        return _NAMED[ch]
-    code = ord(ch)
-    return "\\x%02x" % code if code < 0x100 else "\\u%04x" % code
-
-
 def console_text(value, limit=MAX_LINE):
-    """One line of text, safe for a terminal: control characters escaped, cut at `limit`."""
-    text = value if isinstance(value, str) else str(value)
-    text = _CONTROL.sub(_escape, text)
-    if limit and len(text) > limit:
-        text = text[: limit - 1] + "\u2026"
-    return text
-
-
-def _counted(findings, fail_on):
-    limit = _policy.SEVERITY_RANK.get("error" if fail_on in (None, "never") else fail_on, 0)
-    return [
-        f
-        for f in findings
-        if f.get("waived") is None and _policy.SEVERITY_RANK.get(f.get("severity"), 9) <= limit
-    ]
+    """One line of text, safe for a terminal: control characters escaped and newlines too, as
+    the reports do (_report.clean), cut at `limit` (0: no limit) with a visible marker."""
+    return _report.clean(value, limit or None)
 
 
 def headline(host, fail_on="error"):
     """`DRIFT: 2 finding(s) at or above error (1 incomplete-facts); 0 waived` and the like."""
     verdict = host.get("verdict") or ("compliant" if host.get("compliant") else "drift")
-    counted = _counted(host.get("findings") or [], fail_on)
+    counted = _policy.counted(host.get("findings") or [], fail_on)
     waived = host.get("waived") or 0
     policies = ", ".join(console_text(p, 80) for p in host.get("policies") or []) or "inline policy"
     threshold = "error" if fail_on in (None, "never") else fail_on
@@ -97,7 +74,7 @@ def console_lines(host, fail_on="error", limit=10):
     lines = [headline(host, fail_on)]
     if host.get("verdict", "compliant") == "compliant" and host.get("compliant", True):
         return lines
-    counted = _counted(host.get("findings") or [], fail_on)
+    counted = _policy.counted(host.get("findings") or [], fail_on)
     for f in counted[:limit]:
         lines.append(finding_line(f))
     if len(counted) > limit:

@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - reported when validation is attempted
     jsonschema = None
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _report
 
 MAX_BYTES = 1024 * 1024  # a policy is a few KiB; anything this big is a mistake
 MAX_NODES = 200000  # YAML nodes after alias expansion ("billion laughs" guard)
@@ -171,114 +172,6 @@ def _pos(node):
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
-
-
-class _Builder(object):
-    def __init__(self, loader, display):
-        self.loader = loader
-        self.display = display
-        self.marks = _Marks()
-        self.issues = []
-        self.nodes = 0
-
-    def _issue(self, node, path, msg):
-        line, col = _pos(node)
-        self.issues.append(PolicyIssue(self.display, line, col, _path_text(path) if path else None, msg, "syntax"))
-
-    def _scalar(self, node, path):
-        """A scalar's value, or None with an issue when its tag cannot make one of it."""
-        tag = node.tag or ""
-        if tag == "tag:yaml.org,2002:int":
-            digits = node.value.lstrip("+-").replace("_", "")
-            if len(digits) > MAX_INT_DIGITS:
-                self._issue(node, path, "integer of %d digits: no policy value is that large" % len(digits))
-                return None
-        try:
-            value = self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, TypeError, IndexError, KeyError, OverflowError, AttributeError) as exc:
-            self._issue(node, path, "%r cannot be read as %s (%s)" % (node.value, tag.rsplit(":", 1)[-1], exc))
-            return None
-        if isinstance(value, str) and _SURROGATE.search(value):
-            self._issue(node, path, "the text holds a lone surrogate (an escape such as \\ud800): not valid Unicode text")
-            return None
-        if isinstance(value, float) and not math.isfinite(value):
-            self._issue(node, path, "%s is not a finite number; leave the key out for no limit" % node.value)
-            return None
-        return value
-
-    def build(self, node, path=()):
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise _TooBig(node)
-        if len(path) > MAX_NESTING:
-            raise _TooDeep(node)
-        self.marks.values[path] = _pos(node)
-        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
-            line, col = _pos(node)
-            self.issues.append(
-                PolicyIssue(self.display, line, col, _path_text(path), "unsupported YAML tag %s" % node.tag, "syntax")
-            )
-            return None
-        if isinstance(node, yaml.MappingNode):
-            explicit = sum(
-                1 for k, dummy in node.value if not (isinstance(k, yaml.ScalarNode) and k.tag == "tag:yaml.org,2002:merge")
-            )
-            self.loader.flatten_mapping(node)
-            merged = len(node.value) - explicit  # flatten_mapping puts the merged pairs first
-            out = {}
-            from_merge = set()
-            for index, (knode, vnode) in enumerate(node.value):
-                if not isinstance(knode, yaml.ScalarNode):
-                    line, col = _pos(knode)
-                    self.issues.append(
-                        PolicyIssue(
-                            self.display,
-                            line,
-                            col,
-                            _path_text(path),
-                            "mapping keys must be plain strings",
-                            "syntax",
-                        )
-                    )
-                    continue
-                before = len(self.issues)
-                key = self._scalar(knode, path)
-                if len(self.issues) > before:
-                    continue  # the key itself could not be read (a bad tag): said already
-                if not isinstance(key, str):
-                    key = str(knode.value)
-                if key in out and key in from_merge:
-                    # `<<: *base` then `key: ...`: the explicit key overrides the merged one
-                    from_merge.discard(key)
-                elif key in out:
-                    line, col = _pos(knode)
-                    first = self.marks.keys.get(path + (key,), (None, None))[0]
-                    self.issues.append(
-                        PolicyIssue(
-                            self.display,
-                            line,
-                            col,
-                            _path_text(path + (key,)),
-                            "duplicate key %r (first defined on line %s)" % (key, first),
-                            "syntax",
-                        )
-                    )
-                    continue
-                if index < merged:
-                    from_merge.add(key)
-                self.marks.keys[path + (key,)] = _pos(knode)
-                out[key] = self.build(vnode, path + (key,))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(v, path + (i,)) for i, v in enumerate(node.value)]
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            return node.value  # keep dates as text: the schema and the engine parse them
-        return self._scalar(node, path)
-
-
 class _Mark(object):
     """A stand-in node for _pos(): only its start_mark is read."""
 
@@ -298,16 +191,50 @@ def _events(loader):
         yield loader.get_event()
 
 
-class _EventBuilder(_Builder):
+class _EventBuilder(object):
     """Builds the data of one document straight from the parser's events (libyaml's when PyYAML
-    has it): no node graph, no per-node resolver bookkeeping, no recursion. Same values, marks and
-    issues as building from nodes: merge keys (explicit keys override merged ones), anchors and
-    aliases (counted against MAX_NODES), nesting capped at MAX_NESTING, tags checked."""
+    has it): no node graph, no per-node resolver bookkeeping, no recursion. Merge keys (explicit
+    keys override merged ones), anchors and aliases (counted against MAX_NODES), nesting capped
+    at MAX_NESTING, tags checked; positions go to `marks`, problems to `issues`."""
 
     def __init__(self, loader, display):
-        _Builder.__init__(self, loader, display)
+        self.loader = loader
+        self.display = display
+        self.marks = _Marks()
+        self.issues = []
+        self.nodes = 0
+        self.empty = True
         self._resolved = {}
         self._anchors = {}  # name -> (value, node count)
+
+    def _issue(self, node, path, msg):
+        line, col = _pos(node)
+        self.issues.append(PolicyIssue(self.display, line, col, _path_text(path) if path else None, msg, "syntax"))
+
+    def _text(self, value, node, path):
+        """`value`, or None with an issue when it is text holding a lone surrogate."""
+        if isinstance(value, str) and _SURROGATE.search(value):
+            self._issue(node, path, "the text holds a lone surrogate (an escape such as \\ud800): not valid Unicode text")
+            return None
+        return value
+
+    def _scalar(self, node, path):
+        """A tagged scalar's value, or None with an issue when its tag cannot make one of it
+        (NaN and infinities are refused with the policy's other values, in _semantic)."""
+        tag = node.tag or ""
+        if tag == "tag:yaml.org,2002:int":
+            digits = node.value.lstrip("+-").replace("_", "")
+            if len(digits) > MAX_INT_DIGITS:
+                self._issue(node, path, "integer of %d digits: no policy value is that large" % len(digits))
+                return None
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, AttributeError) as exc:
+            self._issue(node, path, "%r cannot be read as %s (%s)" % (node.value, tag.rsplit(":", 1)[-1], exc))
+            return None
+        return self._text(value, node, path)
 
     def _resolve(self, event):
         tag = event.tag
@@ -324,12 +251,7 @@ class _EventBuilder(_Builder):
     def _scalar_event(self, event, path):
         tag = self._resolve(event)
         if tag == _STR_TAG:
-            value = event.value
-            if _SURROGATE.search(value):
-                self._issue(_Mark(event.start_mark), path, "the text holds a lone surrogate (an escape such as \\\\ud800): "
-                            "not valid Unicode text")
-                return None
-            return value
+            return self._text(event.value, _Mark(event.start_mark), path)
         if tag == "tag:yaml.org,2002:timestamp":
             return event.value  # keep dates as text: the schema and the engine parse them
         if tag == _MERGE_TAG:
@@ -1231,6 +1153,10 @@ def load_policies(
     """
     if sources is None:
         raise PolicyFileError(PolicyIssue("policy", None, None, None, "no policy given", "file"))
+    if not isinstance(sources, bytes):
+        # ansible-core hands tagged strings and lazy containers: plain ones from here on (numbers
+        # and booleans stay what they are, to be refused by name below)
+        sources = _report.plain(sources)
     if isinstance(sources, (str, dict)):
         sources = [sources]
     if not isinstance(sources, (list, tuple)):

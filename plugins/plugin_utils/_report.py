@@ -24,10 +24,12 @@ import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
+from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
+
 SCHEMA_VERSION = 1
 
-SEVERITIES = ("error", "warning", "info")
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+SEVERITIES = _policy.SEVERITIES
+SEVERITY_RANK = _policy.SEVERITY_RANK
 
 # Host status: how far the play got with the host.
 #   ok: the audit ran (the host may still have drifted); failed: a task failed before or in the
@@ -94,10 +96,13 @@ class ReportError(Exception):
 # Text hygiene
 
 
-# C0 controls except TAB/LF/CR, DEL, C1 controls, the Unicode line and paragraph separators,
-# lone surrogates and the XML non-characters.
-_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
-_CONTROL_ALL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+# C0 controls except TAB/LF/CR, DEL, C1 controls, the Unicode line and paragraph separators, the
+# bidirectional overrides and isolates (they reorder what a reader sees), lone surrogates and the
+# XML non-characters.
+_CONTROL_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+_CONTROL_ALL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 
 
 def _visible(match):
@@ -296,7 +301,7 @@ def normalize_host(name, entry):
     if status == "ok":
         verdict = entry.get("verdict")
         if verdict not in AUDIT_VERDICTS:
-            verdict = judge(findings, entry.get("fail_on") or "error")
+            verdict = _policy.judge(findings, entry.get("fail_on") or "error")[0]
         compliant = verdict == "compliant"
     elif status == "skipped":
         compliant = None
@@ -319,16 +324,6 @@ def normalize_host(name, entry):
         "policies": list(entry.get("policies") or []),
         "task": entry.get("task"),
     }
-
-
-def judge(findings, fail_on="error"):
-    """compliant | drift | incomplete from normalised findings, as the policy engine judges them
-    (unwaived findings at or above `fail_on`; drift wins over incomplete-facts)."""
-    limit = SEVERITY_RANK.get("error" if fail_on in (None, "never") else fail_on, 0)
-    counted = [f for f in findings if not f.get("waived") and SEVERITY_RANK.get(f["severity"], 9) <= limit]
-    if any(f["rule"] != "incomplete-facts" for f in counted):
-        return "drift"
-    return "incomplete" if counted else "compliant"
 
 
 def finding_programs(finding):
@@ -470,7 +465,8 @@ def build_report(hosts, playbook=None, generated=None, extra=None):
 
 
 def render_json(model):
-    return json.dumps(plain(model), indent=2, sort_keys=True, ensure_ascii=True, default=to_text, allow_nan=False) + "\n"
+    data = plain(model, finite=True)
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True, default=to_text, allow_nan=False) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1222,20 +1218,21 @@ def write_report_set(directory, contents, mode=None, what="report", keep=KEEP_SE
     return [os.path.join(directory, n) for n in names]
 
 
-def plain(value):
+def plain(value, finite=False):
     """Data as plain dict / list / str / int / float / bool / None: the tagged, lazy or proxy
-    containers and strings ansible-core hands to plugins become their plain equivalents."""
+    containers and strings ansible-core hands to plugins become their plain equivalents. With
+    `finite`, NaN and infinities become text (strict JSON has no word for them)."""
     if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): plain(v, finite) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [plain(v) for v in value]
+        return [plain(v, finite) for v in value]
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         value = float(value)
-        return value if math.isfinite(value) else str(value)
+        return str(value) if finite and not math.isfinite(value) else value
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
     return str(value)
