@@ -151,18 +151,20 @@ def unescape_host_text(text):
     return bytes(out)
 
 
-def lstat_host_path(text):
+def lstat_host_path(text, root=None):
     """(os.lstat result, original bytes or None) of a path given as host_text() text: by the text
     first, then, when it holds \\xNN escapes, by the bytes they stand for. (None, None) when
-    neither is on the file system."""
+    neither is on the file system. With `root` (``/proc/PID/root``), the path is looked up under
+    it: the file system that process sees."""
+    prefix = root.rstrip("/") if root else ""
     try:
-        return os.lstat(text), None
+        return os.lstat(prefix + text), None
     except (OSError, ValueError):
         pass
     if "\\x" in text:
         raw = unescape_host_text(text)
         try:
-            return os.lstat(raw), raw
+            return os.lstat(prefix.encode() + raw), raw
         except (OSError, ValueError):
             pass
     return None, None

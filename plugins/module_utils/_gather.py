@@ -36,15 +36,37 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._inspect import (
     unresolved_owner,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, owner_pids, user_name
+from ansible_collections.netaudit.netstat.plugins.module_utils import _netns
+from ansible_collections.netaudit.netstat.plugins.module_utils import _containers
+from ansible_collections.netaudit.netstat.plugins.module_utils._cgroup import read_cgroup
 
 BACKENDS = ("auto", "netlink", "procfs", "psutil")
 UNIX_MODES = ("none", "listening", "bound", "all")
 CONNECTION_MODES = ("none", "counts", "summary", "full", "compact")
 OWNER_SCANS = ("until_found", "all")
+NAMESPACE_MODES = ("current", "all")
+CONTAINER_RUNTIME_MODES = ("auto", "none")
+# the processes of a foreign namespace whose cgroups are read to name its containers
+MAX_NS_PIDS = 64
 # Above this many connection dicts a full list is slow through Ansible: the facts say so.
 FULL_LIST_WARN = 20000
 # States in which a socket can be a listener (UDP unconnected sockets are CLOSE in the kernel).
 LISTENER_STATES = frozenset(("LISTEN", "CLOSED"))
+
+
+def namespaces_option(value):
+    """The `namespaces` option as Options takes it: current, all, or a list of selectors (a single
+    selector given as text, or comma-separated text from the command line, becomes a list)."""
+    if value is None:
+        return "current"
+    if isinstance(value, str):
+        text = value.strip()
+        if text in NAMESPACE_MODES:
+            return text
+        return [p.strip() for p in text.split(",") if p.strip()] or text
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [str(value)]
+    return value
 
 
 class Options:
@@ -52,7 +74,8 @@ class Options:
 
     def __init__(self, protocols=("tcp", "udp", "unix"), families=("ipv4", "ipv6"),
                  connections="counts", unix="bound", owners=True, services=False,
-                 samples=1, interval=1.0, backend="auto", proc_root="/proc", owner_scan="until_found"):
+                 samples=1, interval=1.0, backend="auto", proc_root="/proc", owner_scan="until_found",
+                 namespaces="current", container_runtime="auto", container_sockets=_containers.DEFAULT_SOCKETS):
         self.protocols = tuple(protocols)
         self.families = tuple(families)
         self.connections = connections
@@ -64,6 +87,9 @@ class Options:
         self.backend = backend
         self.proc_root = proc_root
         self.owner_scan = owner_scan
+        self.namespaces = namespaces
+        self.container_runtime = container_runtime
+        self.container_sockets = tuple(container_sockets or ())
         self.validate()
 
     def validate(self):
@@ -81,6 +107,23 @@ class Options:
             raise NetstatError("backend: %r is not one of %s" % (self.backend, ", ".join(BACKENDS)))
         if self.owner_scan not in OWNER_SCANS:
             raise NetstatError("owner_scan: %r is not one of %s" % (self.owner_scan, ", ".join(OWNER_SCANS)))
+        if isinstance(self.namespaces, str):
+            if self.namespaces not in NAMESPACE_MODES:
+                raise NetstatError(
+                    "namespaces: %r is not current, all, or a list of selectors (container:NAME, pid:N, a "
+                    "/run/netns name, a netns inode)" % self.namespaces)
+        elif isinstance(self.namespaces, (list, tuple)):
+            if not self.namespaces:
+                raise NetstatError("namespaces: the list of selectors is empty (use current for this namespace)")
+            for sel in self.namespaces:
+                if not isinstance(sel, (str, int)) or isinstance(sel, bool) or str(sel).strip() == "":
+                    raise NetstatError("namespaces: selector %r is not text (container:NAME, pid:N, a /run/netns "
+                                       "name, a netns inode)" % (sel,))
+        else:
+            raise NetstatError("namespaces: %r is not current, all, or a list of selectors" % (self.namespaces,))
+        if self.container_runtime not in CONTAINER_RUNTIME_MODES:
+            raise NetstatError("container_runtime: %r is not one of %s" % (
+                self.container_runtime, ", ".join(CONTAINER_RUNTIME_MODES)))
         if int(self.samples) < 1:
             raise NetstatError("samples must be 1 or more, got %r" % (self.samples,))
         if float(self.interval) < 0:
@@ -230,22 +273,266 @@ def _service_name(port, proto, cache):
     return cache[key]
 
 
-def _file_facts(path):
+def _file_facts(path, root=None):
     """mode, owner and the original name (hex, when not UTF-8) of a UNIX socket's file, or
     (None, None, None) when it is not on disk. The file is looked up by its real bytes
     (lstat_host_path), so that a socket whose name is not UTF-8 keeps its mode (a
     world-writable one is still found)."""
-    st, raw = lstat_host_path(path)
+    st, raw = lstat_host_path(path, root)
     if st is None:
         return None, None, None
     return "0%o" % (st.st_mode & 0o7777), st.st_uid, raw.hex() if raw is not None else None
 
 
-def _netns(proc_root):
+def _netns_link(proc_root):
     try:
         return os.readlink(os.path.join(proc_root, "self", "ns", "net"))
     except OSError:
         return None
+
+
+class _Space(object):
+    """One namespace to read: the Namespace, whether it is the module's own, how it was read."""
+
+    __slots__ = ("ns", "current", "primary", "selector", "read_via", "reason", "sample")
+
+    def __init__(self, ns, current, selector=None):
+        self.ns = ns
+        self.current = current
+        self.primary = False
+        self.selector = selector
+        self.read_via = None
+        self.reason = None
+        self.sample = None
+
+
+def _container_namespaces(spaces, runtime, proc_root):
+    """{container id: namespace inode} for the processes of the given namespaces (their cgroups)."""
+    out = {}
+    for ns in spaces.values():
+        for pid in ns.pids[:MAX_NS_PIDS]:
+            cg = read_cgroup(proc_root, pid)
+            if cg and cg["container"]:
+                cid = cg["container"]["id"]
+                out.setdefault(cid, ns.inode)
+                if not any(c["id"] == cid for c in ns.containers):
+                    ns.containers.append(runtime.describe(cid, cg["container"]["runtime"]) if runtime else dict(cg["container"]))
+    return out
+
+
+def _plan(options, current_inode, runtime_of):
+    """[_Space] to read, the primary first, and [reason] for selectors that name nothing."""
+    proc_root = options.proc_root
+    if options.namespaces == "current":
+        ns = _netns.Namespace(current_inode)
+        space = _Space(ns, True)
+        space.primary = True
+        return [space], [], None
+    found = _netns.discover(proc_root)
+    if current_inode is not None and current_inode not in found:
+        found[current_inode] = _netns.Namespace(current_inode)
+    spaces = []
+    missing = []
+    seen = set()
+
+    def add(ns, selector):
+        if ns.inode in seen:
+            return
+        seen.add(ns.inode)
+        spaces.append(_Space(ns, ns.inode == current_inode, selector))
+
+    if options.namespaces == "all":
+        add(found[current_inode], "current")
+        for inode in sorted(found):
+            add(found[inode], "all")
+    else:
+        for sel in options.namespaces:
+            text = str(sel).strip()
+            ns = None
+            if text in ("current", "self"):
+                ns = found.get(current_inode)
+            elif text == "host":
+                ns = found.get(_netns.netns_inode(proc_root, 1))
+            elif text.startswith("pid:"):
+                pid = text[4:]
+                inode = _netns.netns_inode(proc_root, pid) if pid.isdigit() else None
+                ns = found.get(inode) if inode is not None else None
+                if ns is None:
+                    missing.append("namespaces: %s: no such process (or its namespace cannot be read)" % text)
+                    continue
+            elif text.startswith("container:"):
+                name = text[len("container:"):]
+                runtime = runtime_of()
+                ids = runtime.find(name) if runtime is not None else []
+                owners = _container_namespaces(found, runtime, proc_root)
+                hits = sorted({owners[cid] for cid in ids if cid in owners})
+                if not ids:
+                    # no runtime, or it does not know the name: an id (prefix) from the cgroups
+                    hits = sorted({inode for cid, inode in owners.items() if len(name) >= 4 and cid.startswith(name)})
+                if not hits:
+                    why = "; ".join(runtime.errors) if runtime is not None and runtime.errors else (
+                        "no runtime API answered" if runtime is None or not runtime.read else "no running container has that name or id")
+                    missing.append("namespaces: %s: not found (%s)" % (text, why))
+                    continue
+                for inode in hits:
+                    add(found[inode], text)
+                continue
+            elif text.isdigit():
+                ns = found.get(int(text))
+            else:
+                named = [n for n in found.values() if text in n.names]
+                ns = named[0] if named else None
+            if ns is None:
+                missing.append("namespaces: %s: no network namespace of that name, inode or process" % text)
+                continue
+            add(ns, text)
+    if spaces:
+        spaces[0].primary = True
+    return spaces, missing, found
+
+
+def _foreign_scan(space, backend_name, options, port_range, walked, final):
+    """_scan() of a namespace that is not the module's own: in a thread that entered it
+    (netlink, or its /proc/thread-self/net tables), else through /proc/PID/net of a process in it."""
+    from ansible_collections.netaudit.netstat.plugins.module_utils._procfs import ProcfsBackend
+
+    ns = space.ns
+    path = ns.open_path(options.proc_root)
+    if path is None:
+        raise NetstatError("no process and no file pins it")
+    entered = None
+    if options.proc_root == "/proc":
+        def read(thread_proc):
+            if backend_name in ("auto", "netlink"):
+                from ansible_collections.netaudit.netstat.plugins.module_utils._netlink import NetlinkBackend
+
+                backend = NetlinkBackend()
+                try:
+                    backend.check()
+                    return "netlink (setns)", _scan(backend, options, port_range, walked, final)
+                except BackendUnavailable:
+                    pass
+            return "procfs (setns)", _scan(ProcfsBackend(thread_proc), options, port_range, walked, final)
+
+        try:
+            via, sample = _netns.run_in(path, read, options.proc_root)
+            return via, sample
+        except OSError as exc:
+            entered = "setns: %s" % (exc.strerror or exc)
+    if ns.pid is None:
+        raise NetstatError("cannot be entered (%s) and has no process whose /proc/PID/net could be read" % entered)
+    proc = "%s/%d" % (options.proc_root, ns.pid)
+    backend = ProcfsBackend(proc)
+    try:
+        backend.check()
+    except BackendUnavailable as exc:
+        raise NetstatError("%s%s" % (exc, "; %s" % entered if entered else ""))
+    return "procfs (%s/net)" % proc, _scan(backend, options, port_range, walked, final)
+
+
+def _published(runtime, listeners, current_inode):
+    """Every port binding the runtime reports, with the host socket that holds it (docker-proxy,
+    dockerd) or none (NAT rules only); the listeners held by docker-proxy name their container."""
+    by_target = {}
+    for lst in listeners:
+        if lst.get("netns") != current_inode:
+            continue
+        for proc in lst["processes"]:
+            target = _containers.proxy_target((proc.get("cmdline") or "").split())
+            if target is None:
+                continue
+            proto, caddr, cport, haddr, hport = target
+            cid = runtime.by_address.get(caddr)
+            lst["forwards_to"] = {
+                "proto": proto, "address": caddr, "port": cport,
+                "container": runtime.describe(cid) if cid else None,
+            }
+            if cid:
+                lst["container"] = lst["forwards_to"]["container"]
+            by_target[(proto, hport, cid)] = lst
+            break
+    out = []
+    for cid in sorted(runtime.ports):
+        info = runtime.describe(cid)
+        for b in runtime.ports[cid]:
+            if b["host_port"] is None:
+                continue  # exposed, not published
+            address = b["host_address"] or "0.0.0.0"
+            family = "ipv6" if ":" in address else "ipv4"
+            holder = by_target.get((b["proto"], b["host_port"], cid))
+            if holder is None:
+                for lst in listeners:
+                    if (lst.get("netns") == current_inode and lst["proto"] == b["proto"] and lst["port"] == b["host_port"]
+                            and lst["family"] == family and lst["address"] in (address, "0.0.0.0", "::")):
+                        holder = lst
+                        break
+            if holder is not None and holder.get("container") is None:
+                holder["container"] = info
+            out.append({
+                "proto": b["proto"],
+                "family": family,
+                "address": address,
+                "port": b["host_port"],
+                "exposure": exposure(address),
+                "container_port": b["container_port"],
+                "container": info,
+                "socket": holder is not None,
+                "held_by": [p.get("name") for p in holder["processes"]] if holder is not None else [],
+            })
+    out.sort(key=lambda e: (e["proto"], e["family"], e["port"], e["address"], e["container"]["id"]))
+    return out
+
+
+# activators that hold a listener for a service started on the first connection
+ACTIVATORS = ("systemd", "systemd-socket-activate", "inetd", "xinetd")
+
+
+def _environ_has(proc_root, pid, names):
+    try:
+        with open("%s/%d/environ" % (proc_root, pid), "rb") as f:
+            data = f.read()
+    except (OSError, IOError):
+        return None
+    out = {}
+    for item in data.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key.decode("ascii", "replace") in names:
+            out[key.decode("ascii", "replace")] = value.decode("ascii", "replace")
+    return out
+
+
+def _activation(listeners, proc_root):
+    """`activation` of listeners held by a socket activator (and what it will start), or handed
+    to a service through LISTEN_FDS (and by which activator)."""
+    for lst in listeners:
+        for proc in lst["processes"]:
+            name = proc.get("name")
+            if name in ACTIVATORS or (proc.get("pid") == 1 and name == "systemd"):
+                cmd = (proc.get("cmdline") or "").split()
+                serves = None
+                if name == "systemd-socket-activate":
+                    args = [a for a in cmd[1:]]
+                    rest = []
+                    skip = False
+                    for a in args:
+                        if skip:
+                            skip = False
+                            continue
+                        if a in ("-l", "--listen", "-E", "--setenv", "--fdname"):
+                            skip = True
+                            continue
+                        if a.startswith("-") and not rest:
+                            continue
+                        rest.append(a)
+                    serves = " ".join(rest) or None
+                lst["activation"] = {"activator": name, "pid": proc.get("pid"), "serves": serves,
+                                     "unit": proc.get("unit") if name != "systemd" else None, "state": "waiting"}
+                break
+            env = _environ_has(proc_root, proc.get("pid") or 0, ("LISTEN_FDS", "LISTEN_PID"))
+            if env and env.get("LISTEN_FDS") and env.get("LISTEN_PID") == str(proc.get("pid")):
+                lst["activation"] = {"activator": "LISTEN_FDS", "pid": proc.get("pid"), "serves": proc.get("cmdline"),
+                                     "unit": proc.get("unit"), "state": "serving"}
+                break
 
 
 def gather(options):
@@ -261,6 +548,33 @@ def gather(options):
         # Every socket is listed with its owners: one full walk first, so that the dump can turn
         # each socket into its row at once instead of keeping 200k records for a later lookup.
         resolver = OwnerResolver(options.proc_root)
+    current_inode = _netns.link_inode(_netns_link(options.proc_root) or "")
+    runtime_box = []
+
+    def runtime_of():
+        if options.container_runtime == "none":
+            return None
+        if not runtime_box:
+            runtime_box.append(_containers.Runtime(options.container_sockets).load())
+        return runtime_box[0]
+
+    if options.namespaces != "current" and current_inode is None:
+        raise NetstatError("namespaces: %s needs %s/self/ns/net, which cannot be read here" % (
+            options.namespaces, options.proc_root))
+    spaces, missing, found = _plan(options, current_inode, runtime_of)
+
+    def read_space(space, final):
+        if space.current:
+            space.read_via = backend.name
+            return _scan(backend, options, port_range, walked, final)
+        try:
+            space.read_via, sample = _foreign_scan(space, options.backend, options, port_range, walked, final)
+            return sample
+        except (NetstatError, OSError) as exc:
+            space.reason = "network namespace %d%s could not be read: %s" % (
+                space.ns.inode, " (%s)" % space.ns.name() if space.ns.name() else "", getattr(exc, "strerror", None) or exc)
+            return _Sample(empty_counts(options.protocols))
+
     samples = []
     for i in range(int(options.samples)):
         if i:
@@ -268,12 +582,36 @@ def gather(options):
         final = i == int(options.samples) - 1
         if resolver is not None and final:
             walked = resolver.resolve(None)
-        samples.append(_scan(backend, options, port_range, walked, final))
+        if spaces:
+            samples.append(read_space(spaces[0], final))
+        else:
+            samples.append(_Sample(empty_counts(options.protocols)))
+    if spaces:
+        spaces[0].sample = samples[-1]
+    for space in spaces[1:]:
+        space.sample = read_space(space, True)  # the other namespaces: one sample (the final one)
     last = samples[-1]
+    multi = len(spaces) > 1 or (bool(spaces) and not spaces[0].current)
+    tagged = [(sp.ns.inode, sp.sample) for sp in spaces]
+    all_listeners = [(inode, sock) for inode, smp in tagged for sock in smp.listeners]
+    all_unix = [(inode, usock) for inode, smp in tagged for usock in smp.unix]
+    all_conns = [(inode, sock) for inode, smp in tagged for sock in smp.connections]
+    if last.rows is not None and multi:
+        rows = []
+        for inode, smp in tagged:
+            suffix = " %d" % inode
+            rows.extend(row + suffix for row in smp.rows or [])
+            last.row_owners.update(smp.row_owners if smp is not last else {})
+            last.unowned += smp.unowned if smp is not last else 0
+        last.rows = rows
 
     warnings = []
     reasons = []
-    reason_codes = []  # one code per reason: owners-unresolved (carried by the sockets), malformed-lines
+    reason_codes = []  # one code per reason: owners-unresolved (carried by the sockets), malformed-lines, namespace-unreadable
+    for why in missing + [sp.reason for sp in spaces if sp.reason]:
+        reasons.append(why)
+        if "namespace-unreadable" not in reason_codes:
+            reason_codes.append("namespace-unreadable")
     uninspected = []
     hidden = None
     inspector = None
@@ -296,14 +634,14 @@ def gather(options):
     processes = {}
     if options.owners:
         wanted = set()
-        for sock in last.listeners:
+        for dummy, sock in all_listeners:
             if sock.inode:
                 wanted.add(sock.inode)
         if options.connections == "full":
-            for sock in last.connections:
+            for dummy, sock in all_conns:
                 if sock.inode:
                     wanted.add(sock.inode)
-        for usock in last.unix:
+        for dummy, usock in all_unix:
             if usock.inode:
                 wanted.add(usock.inode)
         if provides_pids:
@@ -342,7 +680,7 @@ def gather(options):
         # was read): only processes that could not be read, or hidepid, leave owners unknown.
         if unowned and (unreadable or hidden):
             labels = {}
-            for sock in last.listeners:
+            for dummy, sock in all_listeners:
                 labels[sock.inode] = "%s %s:%d" % (sock.proto, sock.local_address, sock.local_port)
             named = sorted(labels[i] for i in unresolved if i in labels)
             causes = sorted({p["cause"] for p in uninspected}, key=CAUSES.index) or (["hidepid"] if hidden else [])
@@ -376,9 +714,36 @@ def gather(options):
     def procs(inode):
         return [processes[str(pid)] for pid in owner_pids(pid_map.get(inode))] if options.owners else []
 
+    # Containers as the runtime names them: only when a container is involved (an owner in one,
+    # or namespaces beyond this one), so that a plain host pays nothing.
+    runtime = None
+    if options.container_runtime != "none" and (
+            multi or any(isinstance(p.get("container"), dict) for p in processes.values())):
+        runtime = runtime_of()
+    if runtime is not None:
+        for proc in processes.values():
+            cont = proc.get("container")
+            if isinstance(cont, dict) and cont.get("id"):
+                proc["container"] = runtime.describe(cont["id"], cont.get("runtime"))
+        _container_namespaces(dict((sp.ns.inode, sp.ns) for sp in spaces if not sp.current), runtime, options.proc_root)
+        if runtime.errors:
+            warnings.extend("container runtime: %s" % e for e in runtime.errors)
+    elif multi:
+        _container_namespaces(dict((sp.ns.inode, sp.ns) for sp in spaces if not sp.current), None, options.proc_root)
+    ns_containers = dict((sp.ns.inode, sp.ns.containers) for sp in spaces)
+
+    def container_of(netns, processes_):
+        """The container of a socket: its owner's, else the one whose namespace holds it."""
+        for proc in processes_:
+            if isinstance(proc.get("container"), dict):
+                return proc["container"]
+        conts = ns_containers.get(netns) or []
+        return conts[0] if len(conts) == 1 else None
+
     service_cache = {}
     listeners = []
-    for sock in sorted(last.listeners, key=lambda s: (s.proto, s.family, s.local_port, s.local_address, s.inode or 0)):
+    for netns, sock in sorted(all_listeners, key=lambda p: (p[1].proto, p[1].family, p[1].local_port, p[1].local_address,
+                                                           p[0] or 0, p[1].inode or 0)):
         entry = {
             "proto": sock.proto,
             "family": sock.family,
@@ -397,7 +762,9 @@ def gather(options):
             "service": _service_name(sock.local_port, sock.proto, service_cache) if options.services else None,
             "processes": procs(sock.inode),
             "owner_unresolved": unresolved_of(sock.uid, sock.inode, sock.proto, sock.family),
+            "netns": netns,
         }
+        entry["container"] = container_of(netns, entry["processes"])
         listeners.append(entry)
 
     facts = {
@@ -407,11 +774,12 @@ def gather(options):
     }
 
     mode = options.connections
-    conns = last.connections
+    conns = all_conns
     if mode in ("full", "summary"):
         conns = sorted(
             conns,
-            key=lambda s: (s.proto, s.family, s.local_address, s.local_port, s.remote_address, s.remote_port, s.inode or 0),
+            key=lambda p: (p[1].proto, p[1].family, p[1].local_address, p[1].local_port, p[1].remote_address,
+                           p[1].remote_port, p[0] or 0, p[1].inode or 0),
         )
     if mode == "full" and len(conns) > FULL_LIST_WARN:
         warnings.append(
@@ -435,8 +803,9 @@ def gather(options):
                 "user": user_name(s.uid),
                 "processes": procs(s.inode),
                 "owner_unresolved": unresolved_of(s.uid, s.inode),
+                "netns": netns,
             }
-            for s in conns
+            for netns, s in conns
         ]
     elif mode == "compact":
         # One text block, a line per socket, sorted as text (deterministic, and far cheaper than a
@@ -444,16 +813,16 @@ def gather(options):
         rows = last.rows
         rows.sort()
         facts["connections"] = {
-            "columns": list(COMPACT_COLUMNS),
+            "columns": list(COMPACT_COLUMNS) + (["netns"] if multi else []),
             "count": len(rows),
             "rows": "\n".join(rows),
         }
         del rows
         last.rows = None  # the text block is all that is kept
     elif mode == "summary":
-        listen_ports = set((s.proto, s.local_port) for s in last.listeners)
+        listen_ports = set((s.proto, s.local_port) for dummy, s in all_listeners)
         groups = {}
-        for s in conns:
+        for dummy, s in conns:
             port = s.local_port if (s.proto, s.local_port) in listen_ports else None
             key = (s.proto, s.family, s.state, port, s.remote_address)
             groups[key] = groups.get(key, 0) + 1
@@ -464,10 +833,12 @@ def gather(options):
 
     if "unix" in options.protocols and options.unix != "none":
         unix = []
-        for u in sorted(last.unix, key=lambda u: (u.path or "", u.inode)):
+        roots = {sp.ns.inode: "%s/%d/root" % (options.proc_root, sp.ns.pid) for sp in spaces if not sp.current and sp.ns.pid}
+        for netns, u in sorted(all_unix, key=lambda p: (p[1].path or "", p[0] or 0, p[1].inode)):
             mode_bits, file_uid, path_hex = (None, None, None)
-            if u.path and not u.abstract:
-                mode_bits, file_uid, path_hex = _file_facts(u.path)
+            if u.path and not u.abstract and (netns == current_inode or netns in roots):
+                # a socket of another namespace is a file of its processes' root (their mount namespace)
+                mode_bits, file_uid, path_hex = _file_facts(u.path, roots.get(netns))
             entry = {
                 "type": u.type,
                 "state": u.state,
@@ -483,7 +854,9 @@ def gather(options):
                 "file_uid": file_uid,
                 "processes": procs(u.inode),
                 "owner_unresolved": unresolved_of(file_uid, u.inode) if u.path else None,
+                "netns": netns,
             }
+            entry["container"] = container_of(netns, entry["processes"])
             if path_hex is not None:
                 entry["path_hex"] = path_hex
             unix.append(entry)
@@ -502,6 +875,31 @@ def gather(options):
                 stats[proto][state] = {"min": min(values), "max": max(values), "last": values[-1]}
         facts["counts_stats"] = stats
 
+    published = _published(runtime, listeners, current_inode) if runtime is not None else []
+    if runtime is not None:
+        facts["published"] = published
+    _activation(listeners, options.proc_root)
+    host_inode = _netns.netns_inode(options.proc_root, 1)
+    facts["namespaces"] = [
+        {
+            "inode": sp.ns.inode,
+            "name": sp.ns.name(),
+            "names": list(sp.ns.names) + list(sp.ns.runtime_names),
+            "primary": sp.primary,
+            "current": sp.current,
+            "host": sp.ns.inode == host_inode if host_inode is not None else sp.current,
+            "selector": sp.selector,
+            "pid": sp.ns.pid if not sp.current else os.getpid(),
+            "processes": len(sp.ns.pids) if not sp.current or multi else None,
+            "containers": [dict((k, v) for k, v in c.items() if k != "network_mode") for c in sp.ns.containers],
+            "read_via": sp.read_via,
+            "complete": sp.reason is None,
+            "reason": sp.reason,
+            "counts": sp.sample.counts if sp.sample is not None else empty_counts(options.protocols),
+            "listeners": len(sp.sample.listeners) if sp.sample is not None else 0,
+        }
+        for sp in spaces
+    ]
     facts["collector"] = {
         "backend": backend.name,
         "backends_tried": tried,
@@ -514,7 +912,13 @@ def gather(options):
         "duration": round(time.time() - started, 6),
         "samples": int(options.samples),
         "interval": float(options.interval),
-        "netns": _netns(options.proc_root),
+        "netns": _netns_link(options.proc_root),
+        "netns_inode": current_inode,
+        "primary_netns": spaces[0].ns.inode if spaces else None,
+        "namespaces": options.namespaces if isinstance(options.namespaces, str) else [str(n) for n in options.namespaces],
+        "namespaces_read": len([sp for sp in spaces if sp.reason is None]),
+        "container_runtime": None if runtime is None else {
+            "sockets": list(runtime.read), "errors": list(runtime.errors), "containers": len(runtime.by_id)},
         "is_root": is_root,
         "owners": bool(options.owners),
         "connections": options.connections,

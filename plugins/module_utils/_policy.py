@@ -1999,7 +1999,9 @@ def check_facts(facts):
                 _check(v is None or (_is_int(v) and v >= 0), "%s.%s" % (where, key), "a whole number >= 0 or null", v)
             _check_processes(c.get("processes"), where + ".processes")
     elif isinstance(conns, dict):
-        _check(isinstance(conns.get("columns"), list), "connections.columns", "a list of column names", conns.get("columns"))
+        cols = conns.get("columns")
+        _check(isinstance(cols, list) and all(isinstance(c, str) for c in cols), "connections.columns",
+               "a list of column names", cols)
         rows = conns.get("rows")
         _check(rows is None or isinstance(rows, (str, list)), "connections.rows", "text (a line per socket) or a list", rows)
         procs = facts.get("processes")

@@ -93,6 +93,47 @@ options:
     type: str
     choices: [until_found, all]
     default: until_found
+  namespaces:
+    description:
+      - Which network namespaces to read.
+      - V(current) (the default) reads the namespace the module runs in, as C(netstat) and C(ss) do.
+      - V(all) reads every network namespace of the host as well: those of its processes
+        (C(/proc/PID/ns/net)) and those pinned without one (C(ip netns add) names under
+        C(/run/netns), Docker's sandboxes, any C(nsfs) mount). The containers' own listeners are
+        then in the facts.
+      - A list of selectors reads just those, in that order - V(container:NAME) (a container name,
+        id or id prefix, through the runtime's API or the cgroups of its processes), V(pid:N) (the
+        namespace of process N), V(host) (that of pid 1), V(current), a C(/run/netns) name, or a
+        namespace inode. A single selector may be given as a string.
+      - Every socket carries the inode of its namespace (C(netns)); RV(ansible_facts.netstat.namespaces)
+        describes each one read (name, containers, how it was read, whether completely, its counts).
+        The counts at the top are those of the primary namespace (the current one for V(current) and
+        V(all), else the first selector), and so are the rules of a policy that name no C(netns),
+        C(container) or C(image).
+      - A foreign namespace is read by a thread that enters it with setns(2) (root, or
+        CAP_SYS_ADMIN) and does nothing else; without that right, through C(/proc/PID/net) of a
+        process in it. A selector that names nothing, or a namespace that cannot be read, makes the
+        facts incomplete (RV(ansible_facts.netstat.collector.reasons)).
+    type: raw
+    default: current
+  container_runtime:
+    description:
+      - V(auto) asks the Docker-compatible runtime API (Docker, or podman's service) on the
+        sockets of O(container_sockets) for the names, images and published ports of the running
+        containers, when some owner is in a container or other namespaces are read. The container
+        id of a process comes from its cgroup in any case.
+      - V(none) never asks: containers are known by id only, and RV(ansible_facts.netstat.published)
+        is absent.
+    type: str
+    choices: [auto, none]
+    default: auto
+  container_sockets:
+    description:
+      - The UNIX sockets of the runtime APIs that O(container_runtime=auto) reads, in order; those
+        that do not exist are passed over.
+    type: list
+    elements: path
+    default: [/var/run/docker.sock, /run/podman/podman.sock]
   services:
     description:
       - Resolve listener ports to service names from the services database (C(/etc/services)).
@@ -364,6 +405,31 @@ ansible_facts:
                   processes that may hold it, narrowed by uid and network namespace) and C(detail).
                 - Null with no processes means no process holds it (a kernel socket).
               type: dict
+            netns:
+              description: The inode of the socket's network namespace (see RV(ansible_facts.netstat.namespaces)).
+              type: int
+            container:
+              description:
+                - Null, or the container of the socket - C(id), C(runtime), C(name), C(image) (and
+                  C(pod), C(pod_namespace), C(compose_project), C(compose_service) from the labels):
+                  its owner's (from the owner's cgroup), else the one whose namespace holds it, or,
+                  for a port published by C(docker-proxy), the container it forwards to. Name and
+                  image are null when the runtime could not be read.
+              type: dict
+            forwards_to:
+              description:
+                - For a listener held by C(docker-proxy), the C(proto), C(address), C(port) and
+                  C(container) it forwards to.
+              type: dict
+              returned: when the owner is docker-proxy
+            activation:
+              description:
+                - For a listener held by a socket activator (C(systemd-socket-activate), C(systemd),
+                  C(inetd)), C(activator), C(pid), C(serves) (the command it will start, where its
+                  command line says) and C(state=waiting); for one handed to a service through
+                  C(LISTEN_FDS), C(activator=LISTEN_FDS), the serving C(pid) and C(state=serving).
+              type: dict
+              returned: when the listener is socket-activated
           sample:
             - proto: tcp
               family: ipv4
@@ -397,6 +463,26 @@ ansible_facts:
               a listening port), C(remote_address), C(count).
           type: raw
           returned: when O(connections) is V(summary), V(full) or V(compact)
+        namespaces:
+          description:
+            - The network namespaces read (one for O(namespaces=current)), the primary first - its
+              C(inode), C(name) (a C(/run/netns) name, else its container's), C(names), C(primary),
+              C(current) (the module's own), C(host) (that of pid 1), the C(selector) that chose it,
+              a C(pid) in it, C(containers) in it, C(read_via) (V(netlink), V(netlink (setns)),
+              V(procfs (/proc/PID/net)), ...), C(complete), C(reason) when it could not be read,
+              its C(counts) and the number of C(listeners).
+          type: list
+          elements: dict
+          returned: always
+        published:
+          description:
+            - Every port the container runtime publishes on the host - C(proto), C(family),
+              C(address), C(port), C(exposure), C(container_port), C(container), C(socket) (whether a
+              host socket holds it; false for NAT rules alone, as with C(--userland-proxy=false)) and
+              C(held_by) (the programs holding it).
+          type: list
+          elements: dict
+          returned: when the runtime API was read
         processes:
           description:
             - Every owner seen, keyed by pid (as a string), for the C(pids) of compact rows.
@@ -472,7 +558,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import NetstatError
-from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
+from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather, namespaces_option
 
 
 def main():
@@ -489,6 +575,9 @@ def main():
             interval=dict(type="float", default=1.0),
             backend=dict(type="str", choices=["auto", "netlink", "procfs", "psutil"], default="auto"),
             proc_root=dict(type="path", default="/proc"),
+            namespaces=dict(type="raw", default="current"),
+            container_runtime=dict(type="str", choices=["auto", "none"], default="auto"),
+            container_sockets=dict(type="list", elements="path", default=["/var/run/docker.sock", "/run/podman/podman.sock"]),
         ),
         supports_check_mode=True,
     )
@@ -506,6 +595,9 @@ def main():
             interval=params["interval"],
             backend=params["backend"],
             proc_root=params["proc_root"],
+            namespaces=namespaces_option(params["namespaces"]),
+            container_runtime=params["container_runtime"],
+            container_sockets=params["container_sockets"],
         )
         if params["backend"] == "psutil":
             from ansible_collections.netaudit.netstat.plugins.module_utils._psutil import PSUTIL_IMPORT_ERROR
