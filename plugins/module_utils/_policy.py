@@ -28,6 +28,7 @@ import fnmatch
 import ipaddress
 import os
 
+from ansible_collections.netaudit.netstat.plugins.module_utils import _scope
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     STATE_NAMES,
     compact_rows,
@@ -420,8 +421,9 @@ def _program_names(processes):
 class Entry(object):
     """One allow/deny entry of listeners, egress or unix, compiled once."""
 
-    def __init__(self, raw, section, kind, services, index):
+    def __init__(self, raw, section, kind, services, index, spaces=None):
         self.raw = raw
+        self.spaces = spaces or _scope.NO_SPACES
         self.section = section
         self.kind = kind
         self.index = index
@@ -452,6 +454,8 @@ class Entry(object):
         self.users = [str(u) for u in _as_list(raw.get("user"))] or None
         self.units = [str(u) for u in _as_list(raw.get("unit"))] or None
         self.containers = [str(c) for c in _as_list(raw.get("container"))] or None
+        self.images = [str(c) for c in _as_list(raw.get("image"))] or None
+        self.netns = [str(c) for c in _as_list(raw.get("netns"))] or None
         self.paths = [str(p) for p in _as_list(raw.get("path"))] or None
         self.types = [str(t) for t in _as_list(raw.get("type"))] or None
         self.world_writable = raw.get("world_writable")
@@ -488,14 +492,28 @@ class Entry(object):
             parts.append("unit %s" % ",".join(self.units))
         if self.containers:
             parts.append("container %s" % ",".join(self.containers))
+        if self.images:
+            parts.append("image %s" % ",".join(self.images))
+        if self.netns:
+            parts.append("netns %s" % ",".join(self.netns))
         if self.world_writable is not None:
             parts.append("world-writable" if self.world_writable else "not world-writable")
         return " ".join(parts) or "anything"
 
     # listeners: "anchor" = what identifies the socket the entry is about; "checks" = the rest
+    def in_scope(self, sock):
+        """Whether the socket is in the namespaces the entry is about (see _scope)."""
+        if self.netns is not None:
+            return self.spaces.netns_matches(self.netns, sock)
+        if self.containers is not None or self.images is not None:
+            return True
+        return self.spaces.is_primary(sock)
+
     def listener_anchor(self, lst, owner_unknown=False):
         """Whether the entry is about this listener. With `owner_unknown`, an entry anchored by
         program alone may be about it (its owner could not be read)."""
+        if not self.in_scope(lst):
+            return False
         if self.protos and lst.get("proto") not in self.protos:
             return False
         if self.family and lst.get("family") != self.family:
@@ -541,27 +559,25 @@ class Entry(object):
                 )
             )
             out.append(("wrong-user", "user %s" % ",".join(self.users), ",".join(users)))
-        out.extend(self.owner_context_mismatches(lst.get("processes")))
+        out.extend(self.owner_context_mismatches(lst.get("processes"), lst))
         return out
 
-    def owner_context_mismatches(self, processes):
-        """[(rule, expected, actual)] for `unit` and `container`; actual None when no owner is
-        known (the owner could not be read: neither met nor broken)."""
+    def owner_context_mismatches(self, processes, sock=None):
+        """[(rule, expected, actual)] for `unit`, `container` and `image`; actual None when it
+        cannot be told (no owner known, a container the runtime did not name): neither met nor
+        broken."""
         out = []
-        for attr, label in (("units", "unit"), ("containers", "container")):
+        for attr, label in (("units", "unit"), ("containers", "container"), ("images", "image")):
             patterns = getattr(self, attr)
             if patterns is None:
                 continue
-            if not processes:
-                out.append(("wrong-owner", "%s %s" % (label, ",".join(patterns)), None))
-                continue
-            values = _context_values(processes, label)
-            if not _glob_match(patterns, values):
-                out.append(("wrong-owner", "%s %s" % (label, ",".join(patterns)), ",".join(values) or "none"))
+            miss = _scope.context_mismatch(label, patterns, sock, processes)
+            if miss is not None:
+                out.append(("wrong-owner", miss[0], miss[1]))
         return out
 
-    def owner_context_matches(self, processes):
-        return not self.owner_context_mismatches(processes)
+    def owner_context_matches(self, processes, sock=None):
+        return not self.owner_context_mismatches(processes, sock)
 
     def deny_matches_listener(self, lst):
         if not self.listener_anchor(lst):
@@ -572,9 +588,11 @@ class Entry(object):
             return False
         if self.users is not None and not _user_matches(self.users, lst.get("user"), lst.get("uid"), lst.get("processes")):
             return False
-        return self.owner_context_matches(lst.get("processes"))
+        return self.owner_context_matches(lst.get("processes"), lst)
 
     def matches_conn_peer(self, conn):
+        if not self.in_scope(conn):
+            return False
         if self.protos and conn.get("proto") not in self.protos:
             return False
         if self.family and conn.get("family") != self.family:
@@ -587,11 +605,13 @@ class Entry(object):
             return False
         if self.users is not None and not _user_matches(self.users, conn.get("user"), conn.get("uid"), conn.get("processes")):
             return False
-        return self.owner_context_matches(conn.get("processes"))
+        return self.owner_context_matches(conn.get("processes"), conn)
 
     def matches_unix(self, sock, owner_unknown=False):
         """Whether the entry matches the UNIX socket; with `owner_unknown`, program and user
         checks count as met (the owner could not be read: incomplete-facts says so)."""
+        if not self.in_scope(sock):
+            return False
         if self.paths is not None and not _glob_match(self.paths, [sock["path"]]):
             return False
         if owner_unknown:
@@ -606,7 +626,7 @@ class Entry(object):
             return False
         if self.users is not None and not _user_matches(self.users, None, sock.get("file_uid"), sock["processes"]):
             return False
-        return self.owner_context_matches(sock["processes"])
+        return self.owner_context_matches(sock["processes"], sock)
 
 
 # --------------------------------------------------------------------------------------------
@@ -838,6 +858,7 @@ class _Ctx(object):
             sev = incomplete_severity
         self.incomplete_severity = sev
         self.services = dict(policy.get("services") or {})
+        self.spaces = _scope.Spaces(facts)
         self.severities = {k: v for k, v in (policy.get("severities") or {}).items() if not k.startswith("__")}
 
     def severity(self, rule, override=None):
@@ -889,7 +910,10 @@ FINDING_FIELDS = {
     "users": [],  # user names (the socket's and its processes'), uids without a name as text
     "uids": [],  # numeric uids
     "units": [],  # systemd units of the processes (from their cgroup)
-    "containers": [],  # container ids of the processes (from their cgroup)
+    "containers": [],  # the socket's containers: names, or short ids where the runtime named none
+    "container_ids": [],  # their full ids
+    "images": [],  # their images
+    "netns": None,  # the socket's network namespace when it is not the primary one (its name, or "netns INODE")
     "cause": None,  # incomplete-facts: why the facts are partial (not-root, capabilities, ...)
     "unresolved": None,  # incomplete-facts about one socket: {cause, causes, pids, detail}
 }
@@ -909,8 +933,9 @@ def finding_fields(match):
     return out
 
 
-def _listener_subject(lst):
-    return "%s %s" % (lst.get("proto"), _endpoint(lst.get("address"), lst.get("port")))
+def _listener_subject(lst, spaces=None):
+    label = (spaces or _scope.NO_SPACES).label(lst)
+    return "%s %s%s" % (lst.get("proto"), _endpoint(lst.get("address"), lst.get("port")), " (%s)" % label if label else "")
 
 
 def _listener_sortkey(lst):
@@ -968,7 +993,19 @@ def _users_attr(sock_user, sock_uid, processes):
     return sorted(users), sorted(uids)
 
 
-def _listener_match(lst):
+def _context_fields(sock, processes, spaces=None):
+    """units, containers, container_ids, images and netns of a finding about `sock`."""
+    conts = _scope.socket_containers(dict(sock or {}, processes=processes or []))
+    return {
+        "units": _context_values(processes, "unit"),
+        "containers": _scope.container_labels(conts),
+        "container_ids": sorted({c["id"] for c in conts}),
+        "images": sorted({c["image"] for c in conts if isinstance(c.get("image"), str)}),
+        "netns": (spaces or _scope.NO_SPACES).label(sock or {}),
+    }
+
+
+def _listener_match(lst, spaces=None):
     """The structured fields of a finding about one listener."""
     users, uids = _users_attr(lst.get("user"), lst.get("uid"), lst.get("processes"))
     return {
@@ -979,8 +1016,7 @@ def _listener_match(lst):
         "programs": _programs_attr(lst.get("processes")),
         "users": users,
         "uids": uids,
-        "units": _context_values(lst.get("processes"), "unit"),
-        "containers": _context_values(lst.get("processes"), "container"),
+        **_context_fields(lst, lst.get("processes"), spaces)
     }
 
 
@@ -1097,17 +1133,20 @@ def _listener_rules_need_owner(allow, deny):
 def _eval_listeners(ctx, listeners):
     pol = ctx.policy.get("listeners") or {}
     default = pol.get("default", "allow")
-    allow = [Entry(e, "listeners", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
-    deny = [Entry(e, "listeners", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
+    allow = [Entry(e, "listeners", "allow", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("allow") or [])]
+    deny = [Entry(e, "listeners", "deny", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("deny") or [])]
     owner_rules = _listener_rules_need_owner(allow, deny)
     allow_index, deny_index = _PortIndex(allow), _PortIndex(deny)
     satisfied = {}  # id(entry) -> set of ports seen fully matching
     near_hit = set()  # ids of required entries a listener nearly matched (already a finding)
 
     for lst in listeners:
-        subject = _listener_subject(lst)
+        subject = _listener_subject(lst, ctx.spaces)
         owners = _owners_text(lst.get("processes"))
-        match = _listener_match(lst)
+        if lst.get("kind") == "published":
+            owners = "published by %s to port %s (NAT rules, no host socket)" % (
+                ",".join(_scope.container_labels(_scope.socket_containers(lst))) or "a container", lst.get("container_port"))
+        match = _listener_match(lst, ctx.spaces)
         skey = _listener_sortkey(lst)
         unresolved = _owner_unresolved(ctx, lst, owner_rules)
         unknown = unresolved is not None
@@ -1466,8 +1505,8 @@ def _eval_queues(ctx, listeners, conns):
 def _eval_egress(ctx, listeners, conns):
     pol = ctx.policy.get("egress") or {}
     default = pol.get("default", "allow")
-    allow = [Entry(e, "egress", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
-    deny = [Entry(e, "egress", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
+    allow = [Entry(e, "egress", "allow", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("allow") or [])]
+    deny = [Entry(e, "egress", "deny", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("deny") or [])]
     if not allow and not deny and default != "deny":
         return
     if conns is None:
@@ -1516,16 +1555,17 @@ def _eval_egress(ctx, listeners, conns):
             c.get("remote_port"),
             tuple(_program_names(c.get("processes"))),
             id(entry),
+            ctx.spaces.label(c) or "",
         )
         groups.setdefault(gk, (entry, []))[1].append(c)
     shown = {}
     for gk in sorted(groups, key=lambda k: (k[0], k[1] or "", k[2], k[3] or 0, k[4])):
-        rule, proto, addr, rport, progs, dummy = gk
+        rule, proto, addr, rport, progs, dummy, label = gk
         entry, items = groups[gk]
         shown[rule] = shown.get(rule, 0) + 1
         if shown[rule] > MAX_PEER_FINDINGS:
             continue
-        subject = "%s -> %s" % (proto, _endpoint(addr, rport))
+        subject = "%s -> %s%s" % (proto, _endpoint(addr, rport), " (%s)" % label if label else "")
         procs = []
         for c in items:
             procs.extend(c.get("processes") or [])
@@ -1539,8 +1579,7 @@ def _eval_egress(ctx, listeners, conns):
             "programs": _programs_attr(procs),
             "users": users,
             "uids": uids,
-            "units": _context_values(procs, "unit"),
-            "containers": _context_values(procs, "container"),
+            **_context_fields(items[0] if items else {}, procs, ctx.spaces)
         }
         if rule == "forbidden-peer":
             why = " (%s)" % entry.reason if entry.reason else ""
@@ -1587,15 +1626,18 @@ def _eval_egress(ctx, listeners, conns):
 
 
 def _unix_sockets(facts):
-    """UNIX sockets grouped by path (bound sockets only)."""
+    """UNIX sockets grouped by namespace and path (bound sockets only)."""
     by_path = {}
     for s in facts.get("unix") or []:
         path = s.get("path")
         if not path:
             continue
-        cur = by_path.get(path)
+        netns = s.get("netns") if isinstance(s.get("netns"), int) else None
+        cur = by_path.get((netns or 0, path))
         if cur is None:
-            cur = by_path[path] = {
+            cur = by_path[(netns or 0, path)] = {
+                "netns": netns,
+                "container": s.get("container"),
                 "path": path,
                 "types": [],
                 "states": [],
@@ -1634,15 +1676,16 @@ def _unix_sockets(facts):
 def _eval_unix(ctx):
     pol = ctx.policy.get("unix") or {}
     default = pol.get("default", "allow")
-    allow = [Entry(e, "unix", "allow", ctx.services, i) for i, e in enumerate(pol.get("allow") or [])]
-    deny = [Entry(e, "unix", "deny", ctx.services, i) for i, e in enumerate(pol.get("deny") or [])]
+    allow = [Entry(e, "unix", "allow", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("allow") or [])]
+    deny = [Entry(e, "unix", "deny", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("deny") or [])]
     ww = pol.get("world_writable") or {}
     ww_sev = ww.get("severity")
     ww_allow = [str(p) for p in _as_list(ww.get("allow"))]
     # Only rules on program or user need a UNIX socket's owner (path, type and mode do not).
     owner_rules = any(e.programs is not None or e.users is not None for e in allow + deny)
     for sock in _unix_sockets(ctx.facts):
-        subject = "unix %s" % sock["path"]
+        label = ctx.spaces.label(sock)
+        subject = "unix %s%s" % (sock["path"], " (%s)" % label if label else "")
         owners = _owners_text(sock["processes"])
         unresolved = _owner_unresolved(ctx, sock) if owner_rules else None
         users, uids = _users_attr(None, sock.get("file_uid"), sock["processes"])
@@ -1652,8 +1695,7 @@ def _eval_unix(ctx):
             "proto": "unix",
             "users": users,
             "uids": uids,
-            "units": _context_values(sock["processes"], "unit"),
-            "containers": _context_values(sock["processes"], "container"),
+            **_context_fields(sock, sock["processes"], ctx.spaces)
         }
         skey = ("unix", 0, sock["path"])
         denied = [d for d in deny if d.matches_unix(sock)]
@@ -1815,8 +1857,17 @@ def _waiver_matches(waiver, finding, services=None):
         elif key == "path":
             if finding.get("path") is None or not _glob_match(_as_list(want), [finding["path"]]):
                 return False
-        elif key in ("unit", "container"):
-            if not _glob_match([str(w) for w in _as_list(want)], finding.get(key + "s") or []):
+        elif key in ("unit", "container", "image"):
+            values = list(finding.get(key + "s") or [])
+            if key == "container":
+                values += list(finding.get("container_ids") or [])
+            if not _glob_match([str(w) for w in _as_list(want)], values):
+                return False
+        elif key == "netns":
+            wants = [str(w) for w in _as_list(want)]
+            label = finding.get("netns")
+            if not ("any" in wants or (label is None and ("host" in wants or "primary" in wants))
+                    or (label is not None and _glob_match(wants, [label]))):
                 return False
         elif key == "state":
             if finding.get("state") not in _as_list(want):
@@ -1930,6 +1981,19 @@ def _check_processes(procs, where):
             _check(v is None or _is_int(v), "%s[%d].%s" % (where, i, key), "an integer or null", v)
 
 
+def _check_context(sock, where):
+    """netns (an inode) and container ({id, name, image, ...}) of a socket, when present."""
+    v = sock.get("netns")
+    _check(v is None or _is_int(v), where + ".netns", "a namespace inode or null", v)
+    cont = sock.get("container")
+    _check(cont is None or (isinstance(cont, dict) and isinstance(cont.get("id"), str)), where + ".container",
+           "a container mapping with an id, or null", cont)
+    for key in ("name", "image"):
+        if isinstance(cont, dict):
+            _check(cont.get(key) is None or isinstance(cont.get(key), str), "%s.container.%s" % (where, key),
+                   "text or null", cont.get(key))
+
+
 def _check_count(value, where):
     _check(_is_int(value) and value >= 0, where, "a count (a whole number >= 0)", value)
 
@@ -1960,6 +2024,31 @@ def check_facts(facts):
         _check_processes(lst.get("processes"), where + ".processes")
         v = lst.get("owner_unresolved")
         _check(v is None or isinstance(v, dict), where + ".owner_unresolved", "a mapping or null", v)
+        _check_context(lst, where)
+    published = facts.get("published")
+    _check(published is None or isinstance(published, list), "published", "a list of port bindings", published)
+    for i, pub in enumerate(published or []):
+        where = "published[%d]" % i
+        _check(isinstance(pub, dict), where, "a port binding mapping", pub)
+        _check_port(pub.get("port"), where + ".port")
+        _check_port(pub.get("container_port"), where + ".container_port")
+        for key in ("proto", "family", "address"):
+            v = pub.get(key)
+            _check(v is None or isinstance(v, str), "%s.%s" % (where, key), "text or null", v)
+        _check_context(pub, where)
+    spaces = facts.get("namespaces")
+    _check(spaces is None or isinstance(spaces, list), "namespaces", "a list of namespace mappings", spaces)
+    for i, ns in enumerate(spaces or []):
+        where = "namespaces[%d]" % i
+        _check(isinstance(ns, dict), where, "a namespace mapping", ns)
+        _check(ns.get("inode") is None or _is_int(ns.get("inode")), where + ".inode", "an integer", ns.get("inode"))
+        for key in ("name",):
+            _check(ns.get(key) is None or isinstance(ns.get(key), str), "%s.%s" % (where, key), "text or null", ns.get(key))
+        for key in ("names", "containers"):
+            _check(ns.get(key) is None or isinstance(ns.get(key), list), "%s.%s" % (where, key), "a list", ns.get(key))
+        for j, c in enumerate(ns.get("containers") or []):
+            _check(isinstance(c, dict) and isinstance(c.get("id"), str), "%s.containers[%d]" % (where, j),
+                   "a container mapping with an id", c)
     counts = facts.get("counts")
     _check(counts is None or isinstance(counts, dict), "counts", "a mapping of protocol -> state counts", counts)
     for proto, table in (counts or {}).items():
@@ -1987,6 +2076,7 @@ def check_facts(facts):
         v = u.get("file_uid")
         _check(v is None or _is_int(v), where + ".file_uid", "an integer or null", v)
         _check_processes(u.get("processes"), where + ".processes")
+        _check_context(u, where)
     conns = facts.get("connections")
     if isinstance(conns, list):
         for i, c in enumerate(conns):
@@ -2022,6 +2112,30 @@ def _sortable(value):
     return tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for v in value)
 
 
+def _published_only(facts):
+    """The ports a container runtime publishes with no host socket (NAT rules alone), as listeners
+    of their own kind: reachable from outside, so judged like listeners."""
+    out = []
+    primary = ((facts.get("collector") or {}) if isinstance(facts.get("collector"), dict) else {}).get("primary_netns")
+    for pub in facts.get("published") or []:
+        if not isinstance(pub, dict) or pub.get("socket"):
+            continue
+        out.append({
+            "kind": "published",
+            "proto": pub.get("proto"),
+            "family": pub.get("family"),
+            "address": pub.get("address"),
+            "port": pub.get("port"),
+            "exposure": pub.get("exposure"),
+            "container_port": pub.get("container_port"),
+            "container": pub.get("container"),
+            "processes": [],
+            "owner_unresolved": None,
+            "netns": primary,
+        })
+    return out
+
+
 def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error"):
     """Evaluate ansible_facts.netstat against a policy (one loaded dict, a list, or merged).
 
@@ -2041,6 +2155,7 @@ def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error
     merged = merge_policies(policy)
     ctx = _Ctx(facts, merged, _today(today), incomplete_severity)
     listeners = [x for x in facts.get("listeners") or [] if isinstance(x, dict)]
+    listeners.extend(_published_only(facts))
     conns = normalise_connections(facts)
     _eval_listeners(ctx, listeners)
     _eval_states(ctx, listeners, conns)
