@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and run every test stage: lint, unit, integration (network namespaces,
-# needs root), ansible-test sanity and molecule. Stops at the first failing stage.
+# needs root), containers (a real Docker daemon), ansible-test sanity and molecule. Stops at the first failing stage.
 # NETAUDIT_SKIP="sanity molecule" skips stages by name (for quick local runs; CI runs them all).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,6 +69,8 @@ clean_house() {
 stage lint lint
 stage unit run_pytest tests/unit
 stage integration run_pytest tests/integration
+# A real Docker daemon (Debian's docker.io, started by scripts/docker.sh and stopped at the end).
+NETAUDIT_REQUIRE_DOCKER=1 stage containers run_pytest tests/containers
 stage sanity bash scripts/sanity.sh
 if [ -d molecule ]; then
   stage molecule bash scripts/molecule.sh

@@ -32,6 +32,9 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on the manag
     http_client = None
 
 DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
+# processes whose sockets are published ports: the runtime is asked about them even when no
+# owner is in a container
+RUNTIME_PROGRAMS = frozenset(("docker-proxy", "dockerd", "rootlessport", "conmon", "podman"))
 TIMEOUT = 5.0
 MAX_RESPONSE = 64 * 1024 * 1024
 # labels that name the Kubernetes pod and the compose service of a container

@@ -187,12 +187,18 @@ class _Sample:
         self.row_owners = {}  # compact mode: the owners (pid or tuple of pids) the rows name (netlink: -> their text)
 
 
-def _scan(backend, options, port_range, owners=None, final=True):
+def _unconnected(sock):
+    return not sock.remote_port and sock.local_port and sock.state != "ESTABLISHED"
+
+
+def _scan(backend, options, port_range, owners=None, final=True, published=None):
     """One pass over the socket tables: counts of everything, records of what is reported.
 
     In compact mode the connections become row strings as they are read (no record is kept per
     socket); `owners` (inode -> pid or pids) is then the map from a full owner walk, or None.
     A sample that is not the `final` one only counts (its lists would be dropped).
+    `published` holds (proto, port) of the ports a container runtime publishes: a UDP socket on one
+    of them is a listener even in the ephemeral range.
     """
     inet_protocols = tuple(p for p in options.protocols if p in ("tcp", "udp"))
     counts = empty_counts(options.protocols)
@@ -210,7 +216,7 @@ def _scan(backend, options, port_range, owners=None, final=True):
         for proto in inet_protocols:
             counts[proto].update(fast.get(proto, {}))
         for sock in candidates:
-            if is_listener(sock, port_range):
+            if is_listener(sock, port_range) or (published and (sock.proto, sock.local_port) in published and _unconnected(sock)):
                 sample.listeners.append(sock)
             else:
                 sample.rows.append(_compact(sock, owners, sample))
@@ -235,7 +241,9 @@ def _scan(backend, options, port_range, owners=None, final=True):
             if tally is not None:
                 tally[sock.proto][sock.state] += 1
             # inline for TCP (the bulk of a busy host); UDP needs the full rule
-            if (sock.state == "LISTEN") if sock.proto == "tcp" else is_listener(sock, port_range):
+            if (sock.state == "LISTEN") if sock.proto == "tcp" else (
+                    is_listener(sock, port_range) or (published and (sock.proto, sock.local_port) in published
+                                                      and _unconnected(sock))):
                 listeners.append(sock)
             elif compact:
                 connections.append(_compact(sock, owners, sample))
@@ -562,11 +570,17 @@ def gather(options):
         raise NetstatError("namespaces: %s needs %s/self/ns/net, which cannot be read here" % (
             options.namespaces, options.proc_root))
     spaces, missing, found = _plan(options, current_inode, runtime_of)
+    # On a host that runs containers, the ports they publish are known before the sockets are read:
+    # a UDP port published in the ephemeral range is still a listener.
+    published_ports = None
+    if options.container_runtime != "none" and any(os.path.exists(p) for p in options.container_sockets):
+        published_ports = frozenset((b["proto"], b["host_port"]) for ports in runtime_of().ports.values() for b in ports
+                                    if b["host_port"] is not None)
 
     def read_space(space, final):
         if space.current:
             space.read_via = backend.name
-            return _scan(backend, options, port_range, walked, final)
+            return _scan(backend, options, port_range, walked, final, published_ports)
         try:
             space.read_via, sample = _foreign_scan(space, options.backend, options, port_range, walked, final)
             return sample
@@ -718,7 +732,8 @@ def gather(options):
     # or namespaces beyond this one), so that a plain host pays nothing.
     runtime = None
     if options.container_runtime != "none" and (
-            multi or any(isinstance(p.get("container"), dict) for p in processes.values())):
+            multi or any(isinstance(p.get("container"), dict) or p.get("name") in _containers.RUNTIME_PROGRAMS
+                         for p in processes.values())):
         runtime = runtime_of()
     if runtime is not None:
         for proc in processes.values():
