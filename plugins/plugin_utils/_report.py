@@ -76,10 +76,13 @@ FINDING_KEYS = (
     "uids",
     "units",
     "containers",
+    "container_ids",
+    "images",
+    "netns",
     "cause",
     "unresolved",
 )
-_LIST_KEYS = ("programs", "users", "uids", "units", "containers")
+_LIST_KEYS = ("programs", "users", "uids", "units", "containers", "container_ids", "images")
 
 # Display limits (characters) for the human formats; the JSON is never truncated.
 LIMIT_SHORT = 120  # table cells, chart labels, subjects, host names
@@ -337,6 +340,27 @@ def finding_programs(finding):
     return sorted(names)
 
 
+def finding_context(finding):
+    """Where a finding's socket runs, from its structured fields: "container web (image
+    nginx:1.25); unit nginx.service", or None when it names no container and no unit."""
+    parts = []
+    containers = [to_text(c) for c in finding.get("containers") or []]
+    images = [to_text(i) for i in finding.get("images") or []]
+    units = [to_text(u) for u in finding.get("units") or []]
+    if containers:
+        parts.append("container %s%s" % (",".join(containers), " (image %s)" % ",".join(images) if images else ""))
+    if units:
+        parts.append("unit %s" % ",".join(units))
+    return clean("; ".join(parts), LIMIT_SHORT) if parts else None
+
+
+def finding_owner(finding):
+    """The program and its container or unit, as one cell of a findings table."""
+    program = finding_program(finding)
+    context = finding_context(finding)
+    return " ".join(p for p in (program, "[%s]" % context if context else None) if p)
+
+
 def finding_program(finding):
     """The program(s) a finding is about, as one label (None when it names none)."""
     names = finding_programs(finding)
@@ -359,17 +383,21 @@ def group_drift(hosts):
                 continue
             programs = tuple(finding_programs(finding))
             program = finding_program(finding)
+            context = finding_context(finding)
             subject = to_text(finding.get("subject"))
-            key = (finding["rule"], finding["severity"], subject, programs)
+            key = (finding["rule"], finding["severity"], subject, programs, context)
             group = groups.get(key)
             if group is None:
                 label = subject if not program else f"{subject} {program}"
+                if context:
+                    label = f"{label} [{context}]"
                 group = groups[key] = {
                     "rule": finding["rule"],
                     "severity": finding["severity"],
                     "subject": subject,
                     "program": program,
                     "programs": list(programs),
+                    "context": context,
                     "label": label.strip() or finding["rule"],
                     "hosts": [],
                     "count": 0,
@@ -768,13 +796,14 @@ def render_markdown(model):
             lines += ["Not audited: " + md_text(host["error"], LIMIT_LONG), ""]
         if host["findings"]:
             lines += _md_table(
-                ("severity", "rule", "subject", "message", "source", "waived"),
-                ("---",) * 6,
+                ("severity", "rule", "subject", "owner", "message", "source", "waived"),
+                ("---",) * 7,
                 [
                     [
                         f["severity"] + (" (waived)" if f.get("waived") else ""),
                         md_text(f["rule"]),
                         md_text(f["subject"]),
+                        md_text(finding_owner(f)),
                         md_text(f.get("message"), LIMIT_SHORT * 3),
                         md_text(f.get("source")),
                         md_text(f.get("waived") or ""),
@@ -971,18 +1000,19 @@ def render_html(model):
             f"{c['error']} error, {c['warning']} warning, {c['info']} info</summary>"
         )
         out.append(
-            "<table><tr><th>severity</th><th>rule</th><th>subject</th><th>message</th>"
+            "<table><tr><th>severity</th><th>rule</th><th>subject</th><th>owner</th><th>message</th>"
             "<th>expected</th><th>actual</th><th>source</th><th>waived</th></tr>"
         )
         for f in host["findings"]:
             cls = ' class="waived"' if f.get("waived") else ""
             out.append(
-                '<tr{}><td class="sev-{}">{}</td>{}{}{}{}{}{}{}</tr>'.format(
+                '<tr{}><td class="sev-{}">{}</td>{}{}{}{}{}{}{}{}</tr>'.format(
                     cls,
                     f["severity"],
                     f["severity"],
                     _html_cell(f["rule"], cls="rule"),
                     _html_cell(f["subject"], mono=True),
+                    _html_cell(finding_owner(f), mono=True),
                     _html_cell(f.get("message"), LIMIT_SHORT * 3),
                     _html_cell(f.get("expected"), mono=True),
                     _html_cell(f.get("actual"), mono=True),
