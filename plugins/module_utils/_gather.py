@@ -512,10 +512,16 @@ def _environ_has(proc_root, pid, names):
 def _activation(listeners, proc_root):
     """`activation` of listeners held by a socket activator (and what it will start), or handed
     to a service through LISTEN_FDS (and by which activator)."""
+    environ = {}
     for lst in listeners:
         for proc in lst["processes"]:
-            name = proc.get("name")
-            if name in ACTIVATORS or (proc.get("pid") == 1 and name == "systemd"):
+            # comm is cut at 15 characters (systemd-socket-): the executable's name is the whole one
+            name = os.path.basename(proc.get("exe") or "") or proc.get("name") or ""
+            if not any(name == a or (proc.get("name") or "") == a[:15] for a in ACTIVATORS):
+                name = None
+            else:
+                name = [a for a in ACTIVATORS if name == a or (proc.get("name") or "") == a[:15]][0]
+            if name is not None:
                 cmd = (proc.get("cmdline") or "").split()
                 serves = None
                 if name == "systemd-socket-activate":
@@ -536,7 +542,10 @@ def _activation(listeners, proc_root):
                 lst["activation"] = {"activator": name, "pid": proc.get("pid"), "serves": serves,
                                      "unit": proc.get("unit") if name != "systemd" else None, "state": "waiting"}
                 break
-            env = _environ_has(proc_root, proc.get("pid") or 0, ("LISTEN_FDS", "LISTEN_PID"))
+            pid = proc.get("pid") or 0
+            if pid not in environ:
+                environ[pid] = _environ_has(proc_root, pid, ("LISTEN_FDS", "LISTEN_PID"))
+            env = environ[pid]
             if env and env.get("LISTEN_FDS") and env.get("LISTEN_PID") == str(proc.get("pid")):
                 lst["activation"] = {"activator": "LISTEN_FDS", "pid": proc.get("pid"), "serves": proc.get("cmdline"),
                                      "unit": proc.get("unit"), "state": "serving"}
