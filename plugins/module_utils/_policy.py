@@ -1056,6 +1056,7 @@ CAUSE_ADVICE = {
     "lsm": "allow the gatherer ptrace read access in the LSM policy",
     "vanished": "gather again",
     "owners-not-gathered": "gather with owners: true",
+    "runtime": "let the gatherer read the container runtime's API (container_sockets; root can read Docker's socket)",
 }
 
 
@@ -1152,9 +1153,12 @@ def _eval_listeners(ctx, listeners):
         unknown = unresolved is not None
         denied = [d for d in deny_index.for_port(lst.get("port")) if d.deny_matches_listener(lst)]
 
-        def known(mismatches, unknown=unknown):
-            # with the owner unknown, a program check is neither met nor broken
-            return [m for m in mismatches if not (unknown and m[2] is None)]
+        has_owner = bool(lst.get("processes"))
+
+        def known(mismatches, unknown=unknown, has_owner=has_owner):
+            # with the owner unknown, a program check is neither met nor broken; so is a container
+            # or image check on a container the runtime did not name
+            return [m for m in mismatches if not ((unknown or has_owner) and m[2] is None)]
 
         maybe = [a for a in allow_index.for_port(lst.get("port")) if a.listener_anchor(lst, unknown)]
         allowed = [a for a in maybe if not known(a.listener_mismatches(lst))]
@@ -1164,6 +1168,15 @@ def _eval_listeners(ctx, listeners):
         best_allow = max(allowed, key=lambda e: (e.layer, -e.index)) if allowed else None
         for a in allowed:
             satisfied.setdefault(id(a), set()).add((lst.get("proto"), lst.get("port")))
+        undetermined = [m for m in best_allow.listener_mismatches(lst) if m[2] is None] if (
+            best_allow is not None and has_owner) else []
+        if undetermined and not best_allow.allow_unresolved:
+            _add_unresolved(
+                ctx, subject, match,
+                {"cause": "runtime", "causes": ["runtime"], "pids": [],
+                 "detail": "the container runtime did not name this socket's container, so %s (rule at %s) cannot be "
+                           "judged" % (", ".join(m[1] for m in undetermined), best_allow.where())},
+                "listener", skey, "proto: %s, port: %s" % (lst.get("proto"), lst.get("port")))
         if unknown and not any(a.allow_unresolved for a in allowed):
             _add_unresolved(
                 ctx,
@@ -1860,7 +1873,7 @@ def _waiver_matches(waiver, finding, services=None):
         elif key in ("unit", "container", "image"):
             values = list(finding.get(key + "s") or [])
             if key == "container":
-                values += list(finding.get("container_ids") or [])
+                values += [c for cid in finding.get("container_ids") or [] for c in (cid, cid[:12])]
             if not _glob_match([str(w) for w in _as_list(want)], values):
                 return False
         elif key == "netns":
