@@ -48,8 +48,7 @@ start() {
   setsid dockerd --data-root "$state/root" --exec-root "$state/exec" --pidfile "$state/dockerd.pid" \
     -H "unix://$sock" "$@" >"$state/dockerd.log" 2>&1 < /dev/null &
   echo "$!" > "$state/started.pid"
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     if answers; then
       echo "docker.sh: dockerd is up ($(docker -H "unix://$sock" version --format '{{.Server.Version}}'))"
       return 0
@@ -74,15 +73,14 @@ stop() {
     # the test containers go first (a daemon stops its containers anyway, but says less)
     docker -H "unix://$sock" ps -aq --filter name=natest- | xargs -r docker -H "unix://$sock" rm -f >/dev/null 2>&1 || true
     kill "$pid"
-    local i
-    for i in $(seq 1 60); do
+    for _ in $(seq 1 60); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.5
     done
     kill -9 "$pid" 2>/dev/null || true
   fi
   # what the daemon leaves: its mounts under the state dir, the default bridge
-  grep -o " $state[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  grep -o " ${state}[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   ip link del docker0 2>/dev/null || true
   rm -rf "$state"
   echo "docker.sh: dockerd stopped"

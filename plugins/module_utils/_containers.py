@@ -101,7 +101,7 @@ def _container(raw, runtime):
         "name": names[0] if names else None,
         "image": _text(raw.get("Image")),
         "runtime": runtime,
-        "network_mode": _text((raw.get("HostConfig") or {}).get("NetworkMode")) if isinstance(raw.get("HostConfig"), dict) else None,
+        "network_mode": _text(raw["HostConfig"].get("NetworkMode")) if isinstance(raw.get("HostConfig"), dict) else None,
     }
     for key, label in _LABELS:
         if isinstance(labels.get(label), str):

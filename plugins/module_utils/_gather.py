@@ -378,8 +378,12 @@ def _plan(options, current_inode, runtime_of):
                     # no runtime, or it does not know the name: an id (prefix) from the cgroups
                     hits = sorted({inode for cid, inode in owners.items() if len(name) >= 4 and cid.startswith(name)})
                 if not hits:
-                    why = "; ".join(runtime.errors) if runtime is not None and runtime.errors else (
-                        "no runtime API answered" if runtime is None or not runtime.read else "no running container has that name or id")
+                    if runtime is not None and runtime.errors:
+                        why = "; ".join(runtime.errors)
+                    elif runtime is None or not runtime.read:
+                        why = "no runtime API answered"
+                    else:
+                        why = "no running container has that name or id"
                     missing.append("namespaces: %s: not found (%s)" % (text, why))
                     continue
                 for inode in hits:
@@ -657,14 +661,14 @@ def gather(options):
     processes = {}
     if options.owners:
         wanted = set()
-        for dummy, sock in all_listeners:
+        for _inode, sock in all_listeners:
             if sock.inode:
                 wanted.add(sock.inode)
         if options.connections == "full":
-            for dummy, sock in all_conns:
+            for _inode, sock in all_conns:
                 if sock.inode:
                     wanted.add(sock.inode)
-        for dummy, usock in all_unix:
+        for _inode, usock in all_unix:
             if usock.inode:
                 wanted.add(usock.inode)
         if provides_pids:
@@ -703,7 +707,7 @@ def gather(options):
         # was read): only processes that could not be read, or hidepid, leave owners unknown.
         if unowned and (unreadable or hidden):
             labels = {}
-            for dummy, sock in all_listeners:
+            for _inode, sock in all_listeners:
                 labels[sock.inode] = "%s %s:%d" % (sock.proto, sock.local_address, sock.local_port)
             named = sorted(labels[i] for i in unresolved if i in labels)
             causes = sorted({p["cause"] for p in uninspected}, key=CAUSES.index) or (["hidepid"] if hidden else [])
@@ -844,9 +848,9 @@ def gather(options):
         del rows
         last.rows = None  # the text block is all that is kept
     elif mode == "summary":
-        listen_ports = set((s.proto, s.local_port) for dummy, s in all_listeners)
+        listen_ports = set((s.proto, s.local_port) for _inode, s in all_listeners)
         groups = {}
-        for dummy, s in conns:
+        for _inode, s in conns:
             port = s.local_port if (s.proto, s.local_port) in listen_ports else None
             key = (s.proto, s.family, s.state, port, s.remote_address)
             groups[key] = groups.get(key, 0) + 1

@@ -88,7 +88,8 @@ def test_a_container_the_runtime_did_not_name_is_incomplete_not_drift():
     pol = {"policy": "p", "listeners": {"default": "deny", "allow": [{"port": 22}, {"port": 80, "container": "web"}]}}
     res = run(docker_host(SSH, anon), [pol])
     # neither met nor broken: not drift (the rule's other checks pass), but not silently compliant either
-    assert [(f["rule"], f["subject"], f["cause"]) for f in res["findings"]] == [("incomplete-facts", "tcp 0.0.0.0:80 (web)", "runtime")]
+    assert [(f["rule"], f["subject"], f["cause"]) for f in res["findings"]] == [
+        ("incomplete-facts", "tcp 0.0.0.0:80 (web)", "runtime")]
     assert res["verdict"] == "incomplete"
     assert "container web" in res["findings"][0]["actual"]
     res = run(docker_host(SSH, anon), [{"policy": "p", "listeners": {"default": "deny", "allow": [
