@@ -26,11 +26,6 @@ import json
 import os
 import socket
 
-try:
-    import http.client as http_client
-except ImportError:  # pragma: no cover - Python 2 is not supported on the managed host
-    http_client = None
-
 DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 # processes whose sockets are published ports: the runtime is asked about them even when no
 # owner is in a container
@@ -50,25 +45,28 @@ class RuntimeError_(Exception):
     """The runtime's API could not be read; the message says why."""
 
 
-class _UnixHTTPConnection(http_client.HTTPConnection if http_client else object):
-    def __init__(self, path, timeout=TIMEOUT):
-        super(_UnixHTTPConnection, self).__init__("localhost", timeout=timeout)
-        self._path = path
+def _connection(path, timeout):
+    """An http.client connection over the UNIX socket `path` (http.client is imported only on a
+    host that has a runtime socket: a plain host does not pay for it)."""
+    import http.client
 
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self._path)
-        except Exception:
-            sock.close()
-            raise
-        self.sock = sock
+    class UnixHTTPConnection(http.client.HTTPConnection):
+        def connect(self):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(path)
+            except Exception:
+                sock.close()
+                raise
+            self.sock = sock
+
+    return UnixHTTPConnection("localhost", timeout=timeout), http.client.HTTPException
 
 
 def api_get(path, url, timeout=TIMEOUT):
     """GET `url` from the Engine API at the UNIX socket `path`; the decoded JSON."""
-    conn = _UnixHTTPConnection(path, timeout)
+    conn, http_error = _connection(path, timeout)
     try:
         conn.request("GET", url, headers={"Host": "docker"})
         resp = conn.getresponse()
@@ -78,7 +76,7 @@ def api_get(path, url, timeout=TIMEOUT):
         if len(body) > MAX_RESPONSE:
             raise RuntimeError_("%s %s: the answer is larger than %d bytes" % (path, url, MAX_RESPONSE))
         return json.loads(body.decode("utf-8", "replace"))
-    except (OSError, socket.error, http_client.HTTPException) as exc:
+    except (OSError, socket.error, http_error) as exc:
         raise RuntimeError_("%s: %s" % (path, getattr(exc, "strerror", None) or exc))
     except ValueError as exc:
         raise RuntimeError_("%s %s: not JSON: %s" % (path, url, exc))

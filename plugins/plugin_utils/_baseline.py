@@ -16,6 +16,10 @@ What is learned:
 - ``listeners`` (closed world, ``default: deny``): one allow entry per protocol, port and set of
   owning programs, with the bind classes (any = wildcard, loopback, private, ...) and socket
   users seen; ``required: true`` when every learned host had the listener.
+  A listener outside the primary network namespace (facts gathered with ``namespaces: all``),
+  or held for a container, gets its container and image (``container:``, ``image:``), or its
+  namespace's name (``netns:``) when no container owns it; a port published by NAT alone is
+  learned like a listener, with its container.
 - ``states``: for TCP and UDP, a ``max`` per state of ``observed maximum * headroom`` (at least
   ``state_floor``), so normal load does not drift but a leak or a flood does.
 """
@@ -26,6 +30,7 @@ import math
 
 import yaml
 
+from ansible_collections.netaudit.netstat.plugins.module_utils import _policy, _scope
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _report
 
 # States that get a learned limit. LISTEN is covered by the listener rules; UNKNOWN and CLOSED
@@ -91,6 +96,24 @@ def _endpoint(listener):
     return "%s:%s" % (address, listener.get("port"))
 
 
+def _where(listener, spaces):
+    """(container, image, netns) a learned entry names: the socket's container (by name; by short
+    id when the runtime gave none) and image, else the name of its namespace when it is not the
+    primary one; (None, None, None) for a plain host socket."""
+    conts = _scope.socket_containers(listener)
+    primary = spaces.is_primary(listener)
+    if conts and (not primary or listener.get("forwards_to") or listener.get("kind") == "published"
+                  or any(isinstance(p.get("container"), dict) for p in listener.get("processes") or [])):
+        cont = conts[0]
+        return (cont.get("name") or cont["id"][:12], cont.get("image") or None, None)
+    if not primary:
+        ns = spaces.by_inode.get(spaces.netns_of(listener)) or {}
+        # an unnamed namespace by its inode: valid on this host until it is made anew
+        return (None, None, ns.get("name") if isinstance(ns.get("name"), str) and ns.get("name")
+                else str(spaces.netns_of(listener)))
+    return (None, None, None)
+
+
 def _state_max(facts, proto, state):
     """Highest count of a state in one host's facts (counts_stats max when sampled)."""
     stats = ((facts.get("counts_stats") or {}).get(proto) or {}).get(state)
@@ -132,10 +155,12 @@ def learn(
                 "%s: facts are incomplete (%s); listeners whose owner could not be read are learned "
                 "without a program. Gather as root (become: true) for a complete baseline." % (host, reasons)
             )
-        for lst in facts["listeners"]:
-            if not isinstance(lst, dict) or lst.get("proto") not in ("tcp", "udp") or not lst.get("port"):
+        spaces = _scope.Spaces(facts)
+        listeners = [x for x in facts["listeners"] if isinstance(x, dict)] + _policy._published_only(facts)
+        for lst in listeners:
+            if lst.get("proto") not in ("tcp", "udp") or not lst.get("port"):
                 continue
-            key = (lst["proto"], int(lst["port"]), _programs(lst))
+            key = (lst["proto"], int(lst["port"]), _programs(lst)) + _where(lst, spaces)
             acc = entries.setdefault(
                 key,
                 {"binds": set(), "users": set(), "hosts": set(), "endpoints": set(), "cmdline": None, "exes": set()},
@@ -154,8 +179,15 @@ def learn(
 
     allow = []
     notes_allow = []
-    for (proto, port, programs), acc in sorted(entries.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+    for (proto, port, programs, container, image, netns), acc in sorted(
+            entries.items(), key=lambda kv: tuple("" if v is None else v for v in kv[0])):
         entry = {"proto": proto, "port": port}
+        if container is not None:
+            entry["container"] = glob_escape(container)
+            if image is not None:
+                entry["image"] = glob_escape(image)
+        elif netns is not None:
+            entry["netns"] = glob_escape(netns)
         binds = sorted(acc["binds"], key=lambda b: (_BIND_ORDER.index(b) if b in _BIND_ORDER else 99, b))
         entry["bind"] = binds[0] if len(binds) == 1 else binds
         if programs:
@@ -170,8 +202,13 @@ def learn(
         note = "%s %s %s" % (
             proto,
             ", ".join(sorted(acc["endpoints"])),
-            ",".join(programs) if programs else "(owner not resolved)",
+            ",".join(programs) if programs else (
+                "(published by NAT rules, no host socket)" if container is not None else "(owner not resolved)"),
         )
+        if container is not None:
+            note += " in container %s%s" % (container, " (%s)" % image if image else "")
+        elif netns is not None:
+            note += " in network namespace %s" % netns
         if len(hosts) > 1:
             note += " - on %d/%d hosts" % (len(seen), len(hosts))
             if len(seen) < len(hosts):

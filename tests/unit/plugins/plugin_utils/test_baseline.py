@@ -233,3 +233,51 @@ def test_nothing_to_learn():
     empty = _baseline.learn({"h": facts([])})
     assert empty["policy"]["listeners"]["allow"] == []
     assert "allow: []" in _baseline.render(empty)
+
+
+HOST_NS, WEB_NS, BLUE_NS = 4026531833, 4026532181, 4026532500
+WEB = {"id": "a" * 64, "runtime": "docker", "name": "web", "image": "nginx:1.25"}
+
+
+def docker_facts():
+    host = listener("tcp", "0.0.0.0", 22, [proc(812, "sshd")], "wildcard")
+    proxy = dict(listener("tcp", "0.0.0.0", 8080, [proc(900, "docker-proxy")], "wildcard"), container=WEB,
+                 forwards_to={"proto": "tcp", "address": "172.17.0.2", "port": 80, "container": WEB})
+    inside = dict(listener("tcp", "0.0.0.0", 80, [dict(proc(2000, "nginx"), container=WEB)], "wildcard"),
+                  netns=WEB_NS, container=WEB)
+    blue = dict(listener("tcp", "127.0.0.1", 7000, [proc(3000, "app")], "loopback"), netns=BLUE_NS, container=None)
+    fx = facts([host, proxy, inside, blue])
+    for lst in (host, proxy):
+        lst["netns"] = HOST_NS
+    fx["collector"]["primary_netns"] = HOST_NS
+    fx["namespaces"] = [
+        {"inode": HOST_NS, "name": None, "primary": True, "current": True, "host": True, "containers": []},
+        {"inode": WEB_NS, "name": "web", "primary": False, "current": False, "host": False, "containers": [WEB]},
+        {"inode": BLUE_NS, "name": "blue", "names": ["blue"], "primary": False, "current": False, "host": False,
+         "containers": []},
+    ]
+    fx["published"] = [{"proto": "udp", "family": "ipv4", "address": "0.0.0.0", "port": 5353, "exposure": "wildcard",
+                        "container_port": 53, "container": WEB, "socket": False, "held_by": []}]
+    return fx
+
+
+def test_containers_and_namespaces_are_learned(tmp_path):
+    fx = docker_facts()
+    learned = _baseline.learn({"dockerhost": fx}, name="docker")
+    allow = learned["policy"]["listeners"]["allow"]
+    where = {(e["proto"], e["port"]): {k: e.get(k) for k in ("container", "image", "netns", "program")} for e in allow}
+    assert where[("tcp", 22)] == {"container": None, "image": None, "netns": None, "program": "sshd"}
+    assert where[("tcp", 8080)] == {"container": "web", "image": "nginx:1.25", "netns": None, "program": "docker-proxy"}
+    assert where[("tcp", 80)] == {"container": "web", "image": "nginx:1.25", "netns": None, "program": "nginx"}
+    assert where[("tcp", 7000)] == {"container": None, "image": None, "netns": "blue", "program": "app"}
+    assert where[("udp", 5353)] == {"container": "web", "image": "nginx:1.25", "netns": None, "program": None}
+    text = _baseline.render(learned)
+    assert "in container web (nginx:1.25)" in text and "in network namespace blue" in text
+    layers = load(text, tmp_path)
+    assert audit(fx, layers)["verdict"] == "compliant"
+    # a stray listener in the container is drift against what was learned
+    stray = dict(listener("tcp", "0.0.0.0", 9999, [dict(proc(2100, "python3"), container=WEB)], "wildcard"),
+                 netns=WEB_NS, container=WEB)
+    fx["listeners"].append(stray)
+    res = audit(fx, layers)
+    assert [(f["rule"], f["subject"]) for f in res["findings"]] == [("unexpected-listener", "tcp 0.0.0.0:9999 (web)")]
