@@ -90,13 +90,12 @@ def main():
         loop = "for n in %s; do nsenter --net=/run/netns/$n ss -tuanp > /dev/null; done" % " ".join(names)
         gather_all = json.dumps({"namespaces": "all", "protocols": ["tcp", "udp"], "connections": "compact"})
         default = json.dumps({})
+        in_first = ["ip", "netns", "exec", names[0], sys.executable, "-c", GATHER]
         rows = {
             "nsenter loop (ss -tuanp per namespace)": ["bash", "-c", loop],
             "gather all (namespaces=all, tcp+udp, owners, compact)": [sys.executable, "-c", GATHER, now_root, gather_all],
-            "gather current (now), in one loaded namespace": ["ip", "netns", "exec", names[0], sys.executable, "-c", GATHER,
-                                                               now_root, default],
-            "gather current (base %s), same namespace" % args.base: ["ip", "netns", "exec", names[0], sys.executable, "-c",
-                                                                   GATHER, base_root, default],
+            "gather current (now), in one loaded namespace": in_first + [now_root, default],
+            "gather current (base %s), same namespace" % args.base: in_first + [base_root, default],
         }
         times = {k: [] for k in rows}
         outputs = {}

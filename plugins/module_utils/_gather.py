@@ -529,7 +529,7 @@ def _activation(listeners, proc_root):
                 cmd = (proc.get("cmdline") or "").split()
                 serves = None
                 if name == "systemd-socket-activate":
-                    args = [a for a in cmd[1:]]
+                    args = cmd[1:]
                     rest = []
                     skip = False
                     for a in args:
@@ -770,8 +770,11 @@ def gather(options):
 
     service_cache = {}
     listeners = []
-    for netns, sock in sorted(all_listeners, key=lambda p: (p[1].proto, p[1].family, p[1].local_port, p[1].local_address,
-                                                           p[0] or 0, p[1].inode or 0)):
+
+    def listener_order(pair):
+        return (pair[1].proto, pair[1].family, pair[1].local_port, pair[1].local_address, pair[0] or 0, pair[1].inode or 0)
+
+    for netns, sock in sorted(all_listeners, key=listener_order):
         entry = {
             "proto": sock.proto,
             "family": sock.family,

@@ -86,7 +86,7 @@ class Namespace(object):
         if self.paths:
             return self.paths[0]
         if self.pids:
-            return "%s/%d/ns/net" % (proc_root, self.pid)
+            return "%s/%d/ns/net" % (proc_root, min(self.pids))
         return None
 
 

@@ -97,7 +97,7 @@ options:
     description:
       - Which network namespaces to read.
       - V(current) (the default) reads the namespace the module runs in, as C(netstat) and C(ss) do.
-      - V(all) reads every network namespace of the host as well: those of its processes
+      - V(all) reads every network namespace of the host as well, those of its processes
         (C(/proc/PID/ns/net)) and those pinned without one (C(ip netns add) names under
         C(/run/netns), Docker's sandboxes, any C(nsfs) mount). The containers' own listeners are
         then in the facts.
@@ -122,7 +122,7 @@ options:
         sockets of O(container_sockets) for the names, images and published ports of the running
         containers, when some owner is in a container or other namespaces are read. The container
         id of a process comes from its cgroup in any case.
-      - V(none) never asks: containers are known by id only, and RV(ansible_facts.netstat.published)
+      - V(none) never asks. Containers are then known by id only, and RV(ansible_facts.netstat.published)
         is absent.
     type: str
     choices: [auto, none]
@@ -411,7 +411,7 @@ ansible_facts:
             container:
               description:
                 - Null, or the container of the socket - C(id), C(runtime), C(name), C(image) (and
-                  C(pod), C(pod_namespace), C(compose_project), C(compose_service) from the labels):
+                  C(pod), C(pod_namespace), C(compose_project), C(compose_service) from the labels),
                   its owner's (from the owner's cgroup), else the one whose namespace holds it, or,
                   for a port published by C(docker-proxy), the container it forwards to. Name and
                   image are null when the runtime could not be read.

@@ -145,8 +145,8 @@ class FakeEngine(object):
 
 
 LISTING = [
-    {"Id": HEX, "Names": ["/web"], "Image": "nginx:1.25", "Labels": {"io.kubernetes.pod.name": "web-0",
-                                                                      "io.kubernetes.pod.namespace": "shop"},
+    {"Id": HEX, "Names": ["/web"], "Image": "nginx:1.25",
+     "Labels": {"io.kubernetes.pod.name": "web-0", "io.kubernetes.pod.namespace": "shop"},
      "Ports": [{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
                {"PrivatePort": 443, "Type": "tcp"}, {"IP": "::", "PrivatePort": 53, "PublicPort": 5353, "Type": "udp"}],
      "HostConfig": {"NetworkMode": "bridge"},
