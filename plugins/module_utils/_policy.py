@@ -1346,62 +1346,94 @@ def _eval_states(ctx, listeners, conns):
                     sortkey=(proto, 0, state),
                 )
                 continue
-            value_max = value_min = _count_scoped(ctx, proto, state, limit, listeners, conns)[0]
             bits = []
             if limit.get("port") is not None:
                 bits.append("port %s" % _ports_text(parse_ports(limit["port"], ctx.services)))
             if limit.get("program") is not None:
                 bits.append("program %s" % ",".join(str(p) for p in _as_list(limit["program"])))
             scope = " " + " ".join(bits)
+        netns = [str(x) for x in _as_list(limit.get("netns"))] or None
+        # (label, max, min) per namespace the limit is about: the primary one (the top-level
+        # counts), or with `netns` each namespace it names (its own counts), judged separately
+        values = []
+        if netns is None:
+            if scope:
+                n = _count_scoped(ctx, proto, state, limit, [x for x in listeners if ctx.spaces.is_primary(x)],
+                                  [c for c in conns or [] if ctx.spaces.is_primary(c)])[0]
+                values.append((None, n, n))
+            else:
+                table = counts.get(proto)
+                if not isinstance(table, dict) or state not in table:
+                    continue
+                st = (stats.get(proto) or {}).get(state)
+                values.append((None, st.get("max", table[state]) if isinstance(st, dict) else table[state],
+                               st.get("min", table[state]) if isinstance(st, dict) else table[state]))
         else:
-            table = counts.get(proto)
-            if not isinstance(table, dict) or state not in table:
-                continue
-            st = (stats.get(proto) or {}).get(state)
-            value_max = st.get("max", table[state]) if isinstance(st, dict) else table[state]
-            value_min = st.get("min", table[state]) if isinstance(st, dict) else table[state]
-        subject = "%s %s%s" % (proto, state, scope)
-        match = {"proto": proto, "state": state}
-        if limit.get("port") is not None:
-            match["port"] = parse_ports(limit["port"], ctx.services)[0][0]
-        mx, mn = limit.get("max"), limit.get("min")
-        sampled = " (max over samples)" if stats and not scope else ""
-        if mx is not None and value_max > mx:
-            ctx.add(
-                "state-threshold",
-                subject,
-                "at most %s" % mx,
-                str(value_max),
-                "%d %s sockets in %s%s%s, above the limit of %s set at %s; look for the process "
-                "piling them up (ss -tanp state %s)"
-                % (
-                    value_max,
-                    proto,
-                    state,
-                    scope,
-                    sampled,
-                    mx,
-                    src or "states",
-                    state.lower().replace("_", "-"),
-                ),
-                source=src,
-                severity=limit.get("severity"),
-                match=match,
-                sortkey=(proto, 0, state),
-            )
-        if mn is not None and value_min < mn:
-            ctx.add(
-                "state-threshold",
-                subject,
-                "at least %s" % mn,
-                str(value_min),
-                "only %d %s sockets in %s%s, below the minimum of %s set at %s; check that the "
-                "service is running and serving" % (value_min, proto, state, scope, mn, src or "states"),
-                source=src,
-                severity=limit.get("severity"),
-                match=match,
-                sortkey=(proto, 0, state),
-            )
+            for inode in sorted(ctx.spaces.by_inode):
+                probe = {"netns": inode}
+                if not ctx.spaces.netns_matches(netns, probe):
+                    continue
+                label = ctx.spaces.label(probe)
+                if scope:
+                    n = _count_scoped(ctx, proto, state, limit, [x for x in listeners if x.get("netns") == inode],
+                                      [c for c in conns or [] if c.get("netns") == inode])[0]
+                else:
+                    table = (ctx.spaces.by_inode[inode].get("counts") or {}).get(proto)
+                    if not isinstance(table, dict) or not _is_int(table.get(state)):
+                        continue
+                    n = table[state]
+                values.append((label, n, n))
+        for label, value_max, value_min in values:
+            _add_state_findings(ctx, proto, state, limit, src, scope, label, value_max, value_min,
+                                bool(stats) and not scope and label is None)
+
+
+def _add_state_findings(ctx, proto, state, limit, src, scope, label, value_max, value_min, sampled):
+    """The state-threshold findings of one limit against one count (max over samples, min), in
+    the namespace `label` (None: the primary one)."""
+    scope = scope + (" (%s)" % label if label else "")
+    subject = "%s %s%s" % (proto, state, scope)
+    match = {"proto": proto, "state": state, "netns": label}
+    if limit.get("port") is not None:
+        match["port"] = parse_ports(limit["port"], ctx.services)[0][0]
+    mx, mn = limit.get("max"), limit.get("min")
+    sampled = " (max over samples)" if sampled else ""
+    if mx is not None and value_max > mx:
+        ctx.add(
+            "state-threshold",
+            subject,
+            "at most %s" % mx,
+            str(value_max),
+            "%d %s sockets in %s%s%s, above the limit of %s set at %s; look for the process "
+            "piling them up (ss -tanp state %s)"
+            % (
+                value_max,
+                proto,
+                state,
+                scope,
+                sampled,
+                mx,
+                src or "states",
+                state.lower().replace("_", "-"),
+            ),
+            source=src,
+            severity=limit.get("severity"),
+            match=match,
+            sortkey=(proto, 0, state),
+        )
+    if mn is not None and value_min < mn:
+        ctx.add(
+            "state-threshold",
+            subject,
+            "at least %s" % mn,
+            str(value_min),
+            "only %d %s sockets in %s%s, below the minimum of %s set at %s; check that the "
+            "service is running and serving" % (value_min, proto, state, scope, mn, src or "states"),
+            source=src,
+            severity=limit.get("severity"),
+            match=match,
+            sortkey=(proto, 0, state),
+        )
 
 
 def _eval_queues(ctx, listeners, conns):

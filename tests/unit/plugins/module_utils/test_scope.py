@@ -166,3 +166,18 @@ def test_spaces_labels():
     # facts of one namespace (or older facts without namespaces): everything is primary and host
     one = S.Spaces(facts([]))
     assert one.is_primary({"netns": 5}) and one.netns_matches(["host"], {"netns": 5})
+
+
+def test_state_limits_per_namespace():
+    fx = docker_host(SSH)
+    tables = {HOST: 5, WEB_NS: 500, POD_NS: 50}
+    for ns in fx["namespaces"]:
+        ns["counts"] = {"tcp": dict({s: 0 for s in P.TCP_STATE_NAMES}, TIME_WAIT=tables[ns["inode"]])}
+    fx["counts"]["tcp"]["TIME_WAIT"] = tables[HOST]
+    limit = {"max": 100}
+    assert rules(run(fx, [{"policy": "p", "states": {"tcp": {"TIME_WAIT": limit}}}])) == []  # the host's 5
+    res = run(fx, [{"policy": "p", "states": {"tcp": {"TIME_WAIT": dict(limit, netns="any")}}}])
+    assert rules(res) == [("state-threshold", "tcp TIME_WAIT (web)")]
+    assert res["findings"][0]["actual"] == "500" and res["findings"][0]["netns"] == "web"
+    res = run(fx, [{"policy": "p", "states": {"tcp": {"TIME_WAIT": {"max": 10, "netns": ["pod-*", "host"]}}}}])
+    assert rules(res) == [("state-threshold", "tcp TIME_WAIT (pod-a)")]
