@@ -11,16 +11,26 @@
 #                                 no report), 2 usage error
 #   scripts/audit.sh -e netaudit_policies='["/path/my.yml"]'   other policies (extra args go to
 #                                                              ansible-playbook)
+#   scripts/audit.sh --gate --image IMAGE -e ...   gate a container image instead of this machine
+#                               (netaudit.netstat.image_gate: run it, wait until its sockets
+#                               settle, audit its namespace, remove it); a container that exits
+#                               or never settles is "could not audit" (4)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 gate=0
+image=
 args=()
-for a in "$@"; do
-  case "$a" in
+while [ $# -gt 0 ]; do
+  case "$1" in
     --gate) gate=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    *) args+=("$a") ;;
+    --image)
+      [ $# -ge 2 ] || { echo "audit: --image needs an image name" >&2; exit 2; }
+      image=$2
+      shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) args+=("$1") ;;
   esac
+  shift
 done
 if ! bash "$here/scripts/setup.sh"; then
   echo "audit: setup failed (see above)" >&2
@@ -34,9 +44,15 @@ export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
 export ANSIBLE_LOCALHOST_WARNING=False
 export ANSIBLE_INVENTORY_UNPARSED_WARNING=False
 rc=0
+playbook=netaudit.netstat.audit
+extra=()
+if [ -n "$image" ]; then
+  playbook=netaudit.netstat.image_gate
+  extra=(-e "netaudit_image=$image")
+fi
 ansible-playbook -i "localhost," -c local \
-  -e "ansible_python_interpreter=$here/.venv/bin/python" \
-  netaudit.netstat.audit ${args[@]+"${args[@]}"} || rc=$?
+  -e "ansible_python_interpreter=$here/.venv/bin/python" ${extra[@]+"${extra[@]}"} \
+  "$playbook" ${args[@]+"${args[@]}"} || rc=$?
 if [ ! -s "$NETAUDIT_REPORT_DIR/report.json" ]; then
   echo "audit: no report was written to $NETAUDIT_REPORT_DIR (ansible-playbook exit $rc)" >&2
   exit 4

@@ -64,8 +64,8 @@ def _connection(path, timeout):
     return UnixHTTPConnection("localhost", timeout=timeout), http.client.HTTPException
 
 
-def api_get(path, url, timeout=TIMEOUT):
-    """GET `url` from the Engine API at the UNIX socket `path`; the decoded JSON."""
+def api_raw(path, url, timeout=TIMEOUT):
+    """GET `url` from the Engine API at the UNIX socket `path`; the body (bytes)."""
     conn, http_error = _connection(path, timeout)
     try:
         conn.request("GET", url, headers={"Host": "docker"})
@@ -75,13 +75,34 @@ def api_get(path, url, timeout=TIMEOUT):
             raise RuntimeError_("%s %s: HTTP %d %s" % (path, url, resp.status, body[:200].decode("utf-8", "replace").strip()))
         if len(body) > MAX_RESPONSE:
             raise RuntimeError_("%s %s: the answer is larger than %d bytes" % (path, url, MAX_RESPONSE))
-        return json.loads(body.decode("utf-8", "replace"))
+        return body
     except (OSError, socket.error, http_error) as exc:
         raise RuntimeError_("%s: %s" % (path, getattr(exc, "strerror", None) or exc))
-    except ValueError as exc:
-        raise RuntimeError_("%s %s: not JSON: %s" % (path, url, exc))
     finally:
         conn.close()
+
+
+def api_get(path, url, timeout=TIMEOUT):
+    """GET `url` from the Engine API at the UNIX socket `path`; the decoded JSON."""
+    body = api_raw(path, url, timeout)
+    try:
+        return json.loads(body.decode("utf-8", "replace"))
+    except ValueError as exc:
+        raise RuntimeError_("%s %s: not JSON: %s" % (path, url, exc))
+
+
+def demux_logs(raw):
+    """The payload of a /logs answer: Docker multiplexes stdout and stderr in frames (a byte of
+    stream, three of padding, a big-endian 32-bit length) unless the container has a TTY."""
+    if len(raw) < 8 or raw[0] not in (0, 1, 2) or raw[1:4] != b"\0\0\0":
+        return raw
+    out = []
+    pos = 0
+    while pos + 8 <= len(raw):
+        size = int.from_bytes(raw[pos + 4:pos + 8], "big")
+        out.append(raw[pos + 8:pos + 8 + size])
+        pos += 8 + size
+    return b"".join(out)
 
 
 def _text(value):

@@ -102,6 +102,10 @@ def _where(listener, spaces):
     primary one; (None, None, None) for a plain host socket."""
     conts = _scope.socket_containers(listener)
     primary = spaces.is_primary(listener)
+    if primary and (spaces.by_inode.get(spaces.primary) or {}).get("current") is False:
+        # the facts are of a container's own namespace (the image gate): its sockets are the
+        # subject itself, whatever the container is named this time
+        return (None, None, None)
     if conts and (not primary or listener.get("forwards_to") or listener.get("kind") == "published"
                   or any(isinstance(p.get("container"), dict) for p in listener.get("processes") or [])):
         cont = conts[0]

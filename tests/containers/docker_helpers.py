@@ -113,3 +113,38 @@ def cleanup():
 
 def leftovers():
     return docker("ps", "-aq", "--filter", "name=^/%s" % PREFIX, check=False).stdout.split()
+
+
+def build_image(tag, cmd, expose=(), shell=True):
+    """A local image (no registry): the static busybox of IMAGE with `cmd` as its CMD and `expose`
+    ports EXPOSEd; shell=False leaves only /bin/busybox (no /bin/sh, no Python, no ss)."""
+    src = docker("create", IMAGE).stdout.strip()
+    try:
+        exported = subprocess.run(["docker", "export", src], capture_output=True, check=True, timeout=120).stdout
+    finally:
+        docker("rm", "-f", src, check=False)
+    if not shell:
+        import io
+        import tarfile
+
+        tin = tarfile.open(fileobj=io.BytesIO(exported))
+        out = io.BytesIO()
+        tout = tarfile.open(fileobj=out, mode="w")
+        for member in tin.getmembers():
+            if member.issym() and member.name.startswith(("bin/", "./bin/")):
+                continue  # the applet links: sh, nc, httpd, ... are gone
+            tout.addfile(member, tin.extractfile(member) if member.isfile() else None)
+        tout.close()
+        exported = out.getvalue()
+    changes = ["-c", "CMD %s" % json.dumps(list(cmd))]
+    for port in expose:
+        changes += ["-c", "EXPOSE %s" % port]
+    subprocess.run(["docker", "import"] + changes + ["-", tag], input=exported, capture_output=True, check=True, timeout=120)
+    return tag
+
+
+def remove_images(prefix="netaudit-test/gate-"):
+    out = docker("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
+    mine = [i for i in out if i.startswith(prefix)]
+    if mine:
+        docker("rmi", "-f", *mine, check=False)

@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: netstat_settle
+short_description: Wait until a container's listening sockets settle, from outside the container
+version_added: 0.1.0
+description:
+  - Samples the listeners of a running container's network namespace from the Docker host (nothing
+    runs or is installed in the container) until they settle, so that an audit that follows sees
+    the container as it serves, not as it starts. The image gate (P(netaudit.netstat.image_gate#playbook))
+    runs it between C(docker run) and M(netaudit.netstat.netstat_audit).
+  - Settled means - the container runs; every port its image EXPOSEs listens (or, for an image that
+    exposes none, at least O(min_listeners) sockets listen); and the listener set (protocol,
+    address, port) is the same in O(samples) consecutive samples O(interval) seconds apart.
+  - Fails when the container exits first (with its exit code and last log lines) or when it has not
+    settled after O(timeout) seconds (with the listener sets seen).
+author:
+  - netaudit developers (@netaudit)
+extends_documentation_fragment:
+  - netaudit.netstat.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+options:
+  container:
+    description: Name or id of the container.
+    type: str
+    required: true
+  samples:
+    description: How many consecutive samples must show the same listener set.
+    type: int
+    default: 3
+  interval:
+    description: Seconds between samples.
+    type: float
+    default: 1.0
+  timeout:
+    description: Seconds after which a container that has not settled is a failure.
+    type: float
+    default: 60
+  min_listeners:
+    description:
+      - For an image that EXPOSEs no port, how many listeners must exist before the set can settle.
+        Default 1; V(0) for an image that serves nothing.
+    type: int
+  log_lines:
+    description: How many of the container's last log lines a failure reports.
+    type: int
+    default: 20
+  container_socket:
+    description: The UNIX socket of the Docker-compatible API.
+    type: path
+    default: /var/run/docker.sock
+notes:
+  - Needs root on the Docker host (the container's namespace is entered from outside).
+seealso:
+  - module: netaudit.netstat.netstat_facts
+  - module: netaudit.netstat.netstat_audit
+"""
+
+EXAMPLES = r"""
+- name: Wait until the container serves
+  netaudit.netstat.netstat_settle:
+    container: web-under-test
+    samples: 3
+    interval: 0.5
+    timeout: 30
+"""
+
+RETURN = r"""
+settled:
+  description: Whether the container settled (always true when the module succeeds).
+  returned: always
+  type: bool
+elapsed:
+  description: Seconds from the first sample to the settled one (or to the failure).
+  returned: always
+  type: float
+samples:
+  description: Samples taken.
+  returned: always
+  type: int
+rule:
+  description: The settle rule that held (which ports, how many samples).
+  returned: always
+  type: str
+listeners:
+  description: The settled listener set, as C(proto address:port).
+  returned: always
+  type: list
+  elements: str
+changes:
+  description: Each listener set seen, with C(at) (seconds) and C(listeners).
+  returned: always
+  type: list
+  elements: dict
+container:
+  description:
+    - C(id), C(name), C(image), C(running), C(status), C(exit_code), C(pid), C(exposed), and C(logs)
+      (the last O(log_lines) lines, on failure).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import NetstatError
+from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
+from ansible_collections.netaudit.netstat.plugins.module_utils._settle import SettleError, wait
+
+
+def _listeners(pid):
+    opts = Options(protocols=("tcp", "udp"), connections="none", unix="none", owners=False,
+                   namespaces=["pid:%d" % pid], container_runtime="none")
+    facts = gather(opts)
+    spaces = facts.get("namespaces") or []
+    if not spaces or not spaces[0].get("complete", True):
+        raise NetstatError("; ".join(facts["collector"]["reasons"]) or "the namespace could not be read")
+    return facts["listeners"]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            container=dict(type="str", required=True),
+            samples=dict(type="int", default=3),
+            interval=dict(type="float", default=1.0),
+            timeout=dict(type="float", default=60),
+            min_listeners=dict(type="int"),
+            log_lines=dict(type="int", default=20),
+            container_socket=dict(type="path", default="/var/run/docker.sock"),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["samples"] < 1 or p["interval"] < 0 or p["timeout"] <= 0 or p["log_lines"] < 0 or (
+            p["min_listeners"] is not None and p["min_listeners"] < 0):
+        module.fail_json(msg="samples must be >= 1, interval >= 0, timeout > 0, log_lines and min_listeners >= 0")
+    try:
+        result = wait(p["container"], _listeners, socket_path=p["container_socket"], samples=p["samples"],
+                      interval=p["interval"], timeout=p["timeout"], min_listeners=p["min_listeners"],
+                      log_lines=p["log_lines"])
+    except SettleError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    except NetstatError as exc:
+        module.fail_json(msg=str(exc), settled=False)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
