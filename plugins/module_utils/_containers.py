@@ -64,14 +64,14 @@ def _connection(path, timeout):
     return UnixHTTPConnection("localhost", timeout=timeout), http.client.HTTPException
 
 
-def api_raw(path, url, timeout=TIMEOUT):
-    """GET `url` from the Engine API at the UNIX socket `path`; the body (bytes)."""
+def api_raw(path, url, timeout=TIMEOUT, method="GET"):
+    """`method` (GET) `url` of the Engine API at the UNIX socket `path`; the body (bytes)."""
     conn, http_error = _connection(path, timeout)
     try:
-        conn.request("GET", url, headers={"Host": "docker"})
+        conn.request(method, url, headers={"Host": "docker"})
         resp = conn.getresponse()
         body = resp.read(MAX_RESPONSE + 1)
-        if resp.status != 200:
+        if resp.status not in (200, 204):
             raise RuntimeError_("%s %s: HTTP %d %s" % (path, url, resp.status, body[:200].decode("utf-8", "replace").strip()))
         if len(body) > MAX_RESPONSE:
             raise RuntimeError_("%s %s: the answer is larger than %d bytes" % (path, url, MAX_RESPONSE))
@@ -89,6 +89,11 @@ def api_get(path, url, timeout=TIMEOUT):
         return json.loads(body.decode("utf-8", "replace"))
     except ValueError as exc:
         raise RuntimeError_("%s %s: not JSON: %s" % (path, url, exc))
+
+
+def remove_container(path, name):
+    """Remove a container, running or not, with its anonymous volumes (docker rm -f -v)."""
+    api_raw(path, "/containers/%s?force=1&v=1" % name, method="DELETE")
 
 
 def demux_logs(raw):

@@ -25,10 +25,25 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import subprocess
 import time
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _containers
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import NetstatError
+
+# The options of netaudit.netstat.netstat_settle (the module and its action plugin share them).
+ARGUMENT_SPEC = dict(
+    container=dict(type="str", required=True),
+    samples=dict(type="int", default=3),
+    interval=dict(type="float", default=1.0),
+    timeout=dict(type="float", default=60),
+    min_listeners=dict(type="int"),
+    log_lines=dict(type="int", default=20),
+    container_socket=dict(type="path", default="/var/run/docker.sock"),
+    run_argv=dict(type="list", elements="str"),
+    gather=dict(type="dict"),
+    remove=dict(type="bool", default=False),
+)
 
 
 class SettleError(NetstatError):
@@ -146,3 +161,64 @@ def wait(container, gather_listeners, socket_path=_containers.DEFAULT_SOCKETS[0]
                     info["name"] or container, timeout, "; ".join(why) or "no stable sample",
                     ", ".join(result["listeners"]) or "none"), result)
         sleep(interval)
+
+
+def _namespace_listeners(pid):
+    from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
+
+    opts = Options(protocols=("tcp", "udp"), connections="none", unix="none", owners=False,
+                   namespaces=["pid:%d" % pid], container_runtime="none")
+    facts = gather(opts)
+    spaces = facts.get("namespaces") or []
+    if not spaces or not spaces[0].get("complete", True):
+        raise NetstatError("; ".join(facts["collector"]["reasons"]) or "the namespace could not be read")
+    return facts["listeners"]
+
+
+def _run_command(argv):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+
+
+def run(params, run_command=_run_command):
+    """netstat_settle's work: (result, error message or None). Start the container (run_argv),
+    wait until it settles, gather its facts (gather), remove it (remove) whatever happened."""
+    from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
+
+    p = params
+    if p["samples"] < 1 or p["interval"] < 0 or p["timeout"] <= 0 or p["log_lines"] < 0 or (
+            p["min_listeners"] is not None and p["min_listeners"] < 0):
+        return {"settled": False, "removed": False}, (
+            "samples must be >= 1, interval >= 0, timeout > 0, log_lines and min_listeners >= 0")
+    result = {"settled": False, "removed": False}
+    error = None
+    try:
+        if p["run_argv"]:
+            rc, out, err = run_command(list(p["run_argv"]))
+            if rc != 0:
+                raise NetstatError("the container could not be started (%s exited %d): %s" % (
+                    p["run_argv"][0], rc, (err or out).strip()[-2000:]))
+        result.update(wait(p["container"], _namespace_listeners, socket_path=p["container_socket"],
+                           samples=p["samples"], interval=p["interval"], timeout=p["timeout"],
+                           min_listeners=p["min_listeners"], log_lines=p["log_lines"]))
+        if p["gather"] is not None:
+            options = dict(p["gather"])
+            options["namespaces"] = ["container:%s" % p["container"]]
+            options.setdefault("container_sockets", [p["container_socket"]])
+            try:
+                result["facts"] = gather(Options(**options))
+            except TypeError as exc:
+                raise NetstatError("gather: %s (the options of netaudit.netstat.netstat_facts)" % exc)
+    except SettleError as exc:
+        result.update(exc.result)
+        error = str(exc)
+    except (NetstatError, OSError) as exc:
+        error = str(exc)
+    finally:
+        if p["remove"]:
+            try:
+                _containers.remove_container(p["container_socket"], p["container"])
+                result["removed"] = True
+            except _containers.RuntimeError_ as exc:
+                result["remove_error"] = str(exc)
+    return result, error

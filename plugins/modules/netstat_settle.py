@@ -60,6 +60,24 @@ options:
     description: The UNIX socket of the Docker-compatible API.
     type: path
     default: /var/run/docker.sock
+  run_argv:
+    description:
+      - Start the container first with this command (for example V(docker run --detach --name NAME
+        IMAGE)); its failure fails the task with its output. Without it the container must be running.
+    type: list
+    elements: str
+  gather:
+    description:
+      - Once settled, gather the container's sockets with M(netaudit.netstat.netstat_facts) and these
+        options (O(netaudit.netstat.netstat_facts#module:namespaces) is the container's) and return
+        them as RV(facts), for M(netaudit.netstat.netstat_audit) or M(netaudit.netstat.netstat_baseline).
+    type: dict
+  remove:
+    description:
+      - Remove the container (C(docker rm -f -v)) before returning, whatever happened - settled,
+        exited, timed out or failed to gather. RV(removed) says whether that worked.
+    type: bool
+    default: false
 notes:
   - Needs root on the Docker host (the container's namespace is entered from outside).
 seealso:
@@ -98,6 +116,14 @@ listeners:
   returned: always
   type: list
   elements: str
+facts:
+  description: The settled container's C(ansible_facts.netstat), when O(gather) is set.
+  returned: when O(gather) is set and the container settled
+  type: dict
+removed:
+  description: Whether the container was removed (O(remove=true)).
+  returned: always
+  type: bool
 changes:
   description: Each listener set seen, with C(at) (seconds) and C(listeners).
   returned: always
@@ -113,47 +139,15 @@ container:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netaudit.netstat.plugins.module_utils._common import NetstatError
-from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
-from ansible_collections.netaudit.netstat.plugins.module_utils._settle import SettleError, wait
-
-
-def _listeners(pid):
-    opts = Options(protocols=("tcp", "udp"), connections="none", unix="none", owners=False,
-                   namespaces=["pid:%d" % pid], container_runtime="none")
-    facts = gather(opts)
-    spaces = facts.get("namespaces") or []
-    if not spaces or not spaces[0].get("complete", True):
-        raise NetstatError("; ".join(facts["collector"]["reasons"]) or "the namespace could not be read")
-    return facts["listeners"]
+from ansible_collections.netaudit.netstat.plugins.module_utils._settle import ARGUMENT_SPEC, run
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            container=dict(type="str", required=True),
-            samples=dict(type="int", default=3),
-            interval=dict(type="float", default=1.0),
-            timeout=dict(type="float", default=60),
-            min_listeners=dict(type="int"),
-            log_lines=dict(type="int", default=20),
-            container_socket=dict(type="path", default="/var/run/docker.sock"),
-        ),
-        supports_check_mode=True,
-    )
-    p = module.params
-    if p["samples"] < 1 or p["interval"] < 0 or p["timeout"] <= 0 or p["log_lines"] < 0 or (
-            p["min_listeners"] is not None and p["min_listeners"] < 0):
-        module.fail_json(msg="samples must be >= 1, interval >= 0, timeout > 0, log_lines and min_listeners >= 0")
-    try:
-        result = wait(p["container"], _listeners, socket_path=p["container_socket"], samples=p["samples"],
-                      interval=p["interval"], timeout=p["timeout"], min_listeners=p["min_listeners"],
-                      log_lines=p["log_lines"])
-    except SettleError as exc:
-        module.fail_json(msg=str(exc), **exc.result)
-    except NetstatError as exc:
-        module.fail_json(msg=str(exc), settled=False)
-    module.exit_json(changed=False, **result)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result, error = run(module.params, run_command=module.run_command)
+    if error is not None:
+        module.fail_json(msg=error, **result)
+    module.exit_json(changed=bool(module.params["run_argv"] or module.params["remove"]), **result)
 
 
 if __name__ == "__main__":

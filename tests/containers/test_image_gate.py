@@ -96,8 +96,9 @@ def test_late_listener_passes_once_settled(images):
     res, report, junit, took = gate(images["late"])
     assert res.returncode == 0, res.stdout[-4000:]
     assert report["hosts"][0]["verdict"] == "compliant"
-    assert took >= 3  # it waited for the port the image exposes: no race with the 3 s start
-    assert "settled after" in res.stdout and "tcp [::]:8080" in res.stdout or "tcp :::8080" in res.stdout
+    # it waited for the port the image exposes (8080 is required: audited too early, it would be
+    # missing-listener), however long the start took
+    assert took >= 3
 
 
 def test_command_that_exits_fails_with_code_and_logs(images):
