@@ -35,7 +35,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._common import Ne
 ARGUMENT_SPEC = dict(
     container=dict(type="str", required=True),
     samples=dict(type="int", default=3),
-    interval=dict(type="float", default=1.0),
+    interval=dict(type="float", default=0.5),
     timeout=dict(type="float", default=60),
     min_listeners=dict(type="int"),
     log_lines=dict(type="int", default=20),

@@ -42,7 +42,7 @@ options:
   interval:
     description: Seconds between samples.
     type: float
-    default: 1.0
+    default: 0.5
   timeout:
     description: Seconds after which a container that has not settled is a failure.
     type: float
