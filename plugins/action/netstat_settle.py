@@ -26,12 +26,14 @@ class ActionModule(ActionBase):
         if not local:
             result.update(self._execute_module(module_name="netaudit.netstat.netstat_settle",
                                                module_args=self._task.args, task_vars=task_vars))
+            result["ran_on"] = "host"
             return result
         validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         del validation
         out, error = run(params)
         result.update(out)
         result["changed"] = bool(params["run_argv"] or params["remove"])
+        result["ran_on"] = "controller"
         if error is not None:
             result["failed"] = True
             result["msg"] = error

@@ -12,10 +12,12 @@ module: netstat_settle
 short_description: Wait until a container's listening sockets settle, from outside the container
 version_added: 0.1.0
 description:
-  - Samples the listeners of a running container's network namespace from the Docker host (nothing
-    runs or is installed in the container) until they settle, so that an audit that follows sees
-    the container as it serves, not as it starts. The image gate (P(netaudit.netstat.image_gate#playbook))
-    runs it between C(docker run) and M(netaudit.netstat.netstat_audit).
+  - Samples the listeners of a container's network namespace from the Docker host (nothing runs
+    or is installed in the container) until they settle, so that an audit that follows sees the
+    container as it serves, not as it starts. With O(run_argv), O(gather) and O(remove) it is the
+    whole run of the image gate (the C(netaudit.netstat.image_gate) playbook) in one step - start
+    the container, wait, read its sockets, remove it whatever happened - and
+    M(netaudit.netstat.netstat_audit) judges the facts it returns.
   - Settled means - the container runs; every port its image EXPOSEs listens (or, for an image that
     exposes none, at least O(min_listeners) sockets listen); and the listener set (protocol,
     address, port) is the same in O(samples) consecutive samples O(interval) seconds apart.
@@ -80,6 +82,8 @@ options:
     default: false
 notes:
   - Needs root on the Docker host (the container's namespace is entered from outside).
+  - On a local connection without become, the action plugin does the work in the controller's
+    process (the module's own code, no module shipped); elsewhere the module runs on the host.
 seealso:
   - module: netaudit.netstat.netstat_facts
   - module: netaudit.netstat.netstat_audit
@@ -120,6 +124,12 @@ facts:
   description: The settled container's C(ansible_facts.netstat), when O(gather) is set.
   returned: when O(gather) is set and the container settled
   type: dict
+ran_on:
+  description:
+    - V(controller) when the action plugin did the work itself (local connection, no become), V(host)
+      when the module ran on the host.
+  returned: always
+  type: str
 removed:
   description: Whether the container was removed (O(remove=true)).
   returned: always

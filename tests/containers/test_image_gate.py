@@ -144,3 +144,28 @@ def test_learn_mode_writes_a_policy_that_gates_the_image(images, tmp_path):
     assert res.returncode == 0, res.stdout[-4000:]
     res, report, junit, took = gate(images["stray"], policy=yaml.safe_load(text))
     assert res.returncode == 1
+
+
+def test_settle_module_on_the_host(images):
+    """With become (here su from root to root), netstat_settle runs as a module on the host, not in
+    the controller's process: the same result."""
+    from netns_helpers import PYTHON, run_playbook
+
+    work = tempfile.mkdtemp(prefix="natest-settle-")
+    name = dh.unique("settle")
+    out = os.path.join(work, "r.json")
+    playbook = (
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - netaudit.netstat.netstat_settle:\n"
+        "        container: %s\n        run_argv: %s\n        interval: 0.2\n        gather: {connections: compact}\n"
+        "        remove: true\n      become: true\n      become_method: ansible.builtin.su\n      register: r\n"
+        "    - ansible.builtin.copy: {content: \"{{ r | to_json }}\", dest: %s}\n"
+        % (name, json.dumps(["docker", "run", "--detach", "--pull=never", "--name", name, images["plain"]]), out))
+    res = run_playbook(work, playbook, "h ansible_connection=local ansible_python_interpreter=%s\n" % PYTHON)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    with open(out) as f:
+        r = json.load(f)
+    assert r["settled"] and r["removed"] and r["listeners"] == ["tcp :::8080"]
+    assert r["ran_on"] == "host"
+    assert r["facts"]["namespaces"][0]["containers"][0]["name"] == name
+    assert not dh.docker("ps", "-aq", "--filter", "name=%s" % name).stdout.strip()
