@@ -64,6 +64,40 @@ options:
     ini:
       - section: netstat_report
         key: junit_fail_on
+  compare_with:
+    description:
+      - The report.json of a previous run to compare with. Each unwaived finding is then marked
+        C(new) or C(open) (with the date it was first seen, carried from run to run), the findings
+        of the previous run that are gone are listed as resolved per host, and the Markdown and
+        HTML reports lead with what changed.
+      - Default - the report this directory holds from the previous run (C(report_dir/latest)),
+        when there is one; V(none) compares with nothing.
+    type: str
+    env:
+      - name: NETAUDIT_REPORT_COMPARE_WITH
+    ini:
+      - section: netstat_report
+        key: compare_with
+  waiver_warn_days:
+    description:
+      - Waivers that expire within this many days are listed in the change section, before they do.
+    type: int
+    default: 14
+    env:
+      - name: NETAUDIT_REPORT_WAIVER_WARN_DAYS
+    ini:
+      - section: netstat_report
+        key: waiver_warn_days
+  progress_every:
+    description:
+      - Print a line C(netstat_report - N/TOTAL hosts audited) every this many hosts (V(0) never). Default
+        - about every tenth of the hosts of the play, at least every 10, for plays of 20 hosts or more.
+    type: int
+    env:
+      - name: NETAUDIT_REPORT_PROGRESS_EVERY
+    ini:
+      - section: netstat_report
+        key: progress_every
 seealso:
   - module: netaudit.netstat.netstat_audit
   - module: netaudit.netstat.netstat_facts
@@ -87,7 +121,7 @@ import os
 from collections.abc import Mapping
 
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.netaudit.netstat.plugins.plugin_utils import _console, _report
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _console, _fleet, _report
 
 AUDIT_ACTIONS = frozenset(("netaudit.netstat.netstat_audit", "netstat_audit"))
 AUDIT_KEY = "netstat_audit"
@@ -248,6 +282,7 @@ class CallbackModule(CallbackBase):
         self.playbook = None
         self._play_hosts = []
         self._play_audits = False
+        self._done = set()  # hosts of the current play with an audit result (progress)
 
     # -- collection -----------------------------------------------------------------------
 
@@ -271,6 +306,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         self._play_audits = False
+        self._done = set()
         try:
             inventory = play.get_variable_manager()._inventory
             hosts = inventory.get_hosts(play.hosts, order=getattr(play, "order", None))
@@ -293,16 +329,21 @@ class CallbackModule(CallbackBase):
         record = self._record_for(_attr(result, "host").get_name())
         facts = netstat_facts(data)
         if facts is not None:
-            record.facts = facts
+            # what the reports need of the facts, not the facts: a fleet of 1,000 hosts must not
+            # keep 1,000 socket tables in the controller's memory
+            record.facts = _report.facts_summary(facts)
         if audit:
             payload = audit_payload(data)
             if payload is not None:
                 record.audit = payload
                 record.task = task.get_name()
+                self._progress(_attr(result, "host").get_name())
                 return
         if failed and not ignore_errors and record.audit is None:
             record.status = "failed"
             record.error = error_message(data, task.get_name())
+            if self._play_audits:
+                self._progress(_attr(result, "host").get_name())
 
     def v2_runner_on_ok(self, result):
         self._record(result)
@@ -316,6 +357,8 @@ class CallbackModule(CallbackBase):
             record.status = "unreachable"
             task = _attr(result, "task")
             record.error = error_message(_attr(result, "result"), task.get_name())
+            if self._play_audits:
+                self._progress(_attr(result, "host").get_name())
 
     def v2_runner_on_skipped(self, result):
         if is_audit_task(_attr(result, "task"), resolved=False):
@@ -333,12 +376,44 @@ class CallbackModule(CallbackBase):
             entries[name] = record.entry()
         return _report.build_report(entries, playbook=self.playbook)
 
+    def _previous(self, directory):
+        """The previous report model to compare with, None (no previous report: every finding is
+        new), or False (comparison off)."""
+        given = self.get_option("compare_with")
+        if given and str(given).lower() == "none":
+            return False
+        path = given or os.path.join(directory, _report.LATEST, "report.json")
+        if not os.path.exists(path):
+            if given:
+                self._display.warning("netstat_report: compare_with %s does not exist; every finding is new" % path)
+            return None
+        try:
+            return _fleet.read_model(path)
+        except _fleet.MergeError as exc:
+            self._display.warning("netstat_report: cannot compare with the previous report: %s" % exc)
+            return None
+
+    def _progress(self, name):
+        """A line every N hosts done (N: the option, or about a tenth of the play), never a flood."""
+        if name in self._done:
+            return
+        self._done.add(name)
+        total = len(self._play_hosts)
+        every = self.get_option("progress_every")
+        if every is None:
+            every = 0 if total < 20 else max(10, total // 10)
+        if every and (len(self._done) % every == 0 or len(self._done) == total):
+            self._display.display("netstat_report: %d/%d hosts audited" % (len(self._done), total))
+
     def v2_playbook_on_stats(self, stats):
         if not self.audit_hosts and not any(r.audit for r in self.records.values()):
             self._display.vvv("netstat_report: no play ran netstat_audit; no report written")
             return
         model = self.build_model()
         directory = self.get_option("report_dir")
+        previous = self._previous(directory)
+        if previous is not False:
+            _fleet.compare(model, previous, waiver_warn_days=self.get_option("waiver_warn_days"))
         try:
             paths = _report.write_reports(
                 model,

@@ -713,6 +713,36 @@ def _md_table(header, align, rows):
     return lines
 
 
+def change_rows(model, limit=50):
+    """(new, resolved, expiring) rows of the change section: [(host, rule, subject, date)]."""
+    new, resolved = [], []
+    for host in model["hosts"]:
+        for f in host["findings"]:
+            if f.get("change") == "new":
+                new.append((host["host"], f["rule"], f["subject"], f.get("first_seen")))
+        for r in (host.get("changes") or {}).get("resolved") or []:
+            resolved.append((host["host"], r.get("rule"), r.get("subject"), r.get("first_seen")))
+    expiring = [(w["host"], w["rule"], w["subject"], w["expires"]) for w in model["changes"]["waivers_expiring"]]
+    return new[:limit], resolved[:limit], expiring[:limit]
+
+
+def _md_changes(model):
+    ch = model.get("changes")
+    if not ch:
+        return []
+    since = md_text(ch["previous"]) if ch.get("previous") else "no previous report (every finding is new)"
+    lines = ["## What changed", "", "Since %s: %d new, %d still open, %d resolved finding(s); %d waiver(s) expire within %d days." % (
+        since, ch["new"], ch["open"], ch["resolved"], len(ch["waivers_expiring"]), ch["waiver_warn_days"]), ""]
+    new, resolved, expiring = change_rows(model)
+    for title, rows, date in (("New", new, "first seen"), ("Resolved", resolved, "first seen"),
+                              ("Waivers about to expire", expiring, "expires")):
+        if rows:
+            lines += ["### " + title, ""]
+            lines += _md_table(("host", "rule", "subject", date), ("---",) * 4,
+                               [[md_text(h), md_text(r), md_text(sub), md_text(d or "")] for h, r, sub, d in rows])
+    return lines
+
+
 def render_markdown(model):
     s = model["summary"]
     verdict = "**%s**" % _FLEET_MARK[model.get("verdict") or ("compliant" if model["compliant"] else "drift")]
@@ -720,7 +750,9 @@ def render_markdown(model):
     if model.get("playbook"):
         meta += " by playbook " + md_text(model["playbook"])
     lines = ["# Socket audit report", "", f"{verdict} \u2014 {_fleet_line(model)}.", ""]
-    lines += [meta + ".", "", "## Summary", ""]
+    lines += [meta + ".", ""]
+    lines += _md_changes(model)
+    lines += ["## Summary", ""]
     heads = SUMMARY_KEYS
     lines += _md_table(
         heads + ("errors", "warnings", "info"),
@@ -920,6 +952,22 @@ def render_html(model):
     if model.get("playbook"):
         meta += ' by playbook <span class="mono">{}</span>'.format(html_text(model["playbook"]))
     out.append(f'<p class="meta">{meta}</p>')
+
+    ch = model.get("changes")
+    if ch:
+        since = html_text(ch["previous"]) if ch.get("previous") else "no previous report (every finding is new)"
+        out.append('<h2 id="changes">What changed</h2>')
+        out.append(f"<p>Since {since}: <b>{ch['new']:d} new</b>, {ch['open']:d} still open, {ch['resolved']:d} resolved "
+                   f"finding(s); {len(ch['waivers_expiring']):d} waiver(s) expire within {ch['waiver_warn_days']:d} days.</p>")
+        new, resolved, expiring = change_rows(model)
+        for title, rows, date in (("New", new, "first seen"), ("Resolved", resolved, "first seen"),
+                                  ("Waivers about to expire", expiring, "expires")):
+            if rows:
+                out.append(f"<h3>{title}</h3><table><tr><th>host</th><th>rule</th><th>subject</th><th>{date}</th></tr>")
+                for h, r, sub, d in rows:
+                    out.append("<tr>{}{}{}{}</tr>".format(_html_cell(h), _html_cell(r, cls="rule"), _html_cell(sub, mono=True),
+                                                           _html_cell(d or "")))
+                out.append("</table>")
 
     out.append("<h2>Summary</h2>")
     out.append('<table id="summary"><tr>')
