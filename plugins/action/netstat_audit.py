@@ -31,8 +31,26 @@ ARGUMENT_SPEC = {
     "fail_on": {"type": "str", "default": "error", "choices": ["error", "warning", "info", "never"]},
     "allow_incomplete": {"type": "bool", "default": False},
     "today": {"type": "str"},
+    "max_facts_age": {"type": "raw"},
+    "return_facts": {"type": "bool", "default": False},
     "gather": {"type": "dict", "default": {}},
 }
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _seconds(value):
+    """max_facts_age as seconds: a number, or text like 90m, 24h, 2d (None: no limit)."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    try:
+        if text[-1:] in _UNITS:
+            return float(text[:-1]) * _UNITS[text[-1]]
+        return float(text)
+    except ValueError:
+        raise AnsibleActionFail("max_facts_age: %r is not a duration (seconds, or a number with s, m, h, d or w: 24h)" % (value,))
 
 
 def _listener_line(lst):
@@ -138,6 +156,7 @@ class ActionModule(ActionBase):
                 facts,
                 loaded.layers,
                 today=args.get("today"),
+                max_age=_seconds(args.get("max_facts_age")),
                 incomplete_severity="info" if args["allow_incomplete"] else None,
                 fail_on=args["fail_on"],
             )
@@ -174,6 +193,8 @@ class ActionModule(ActionBase):
         # the host result for the report callback, without a second copy of the findings (they are
         # the task's `findings`): a failed task prints its whole result
         result[RESULT_KEY] = dict((k, v) for k, v in host.items() if k != "findings")
+        if args["return_facts"] and args.get("facts") is None:
+            result["ansible_facts"] = {"netstat": facts}  # for a fact cache: a later re-audit reads them
         if self._task.diff:
             diff = listener_diff(facts, host)
             result["diff"] = diff

@@ -941,6 +941,8 @@ def gather(options):
         "uninspected_count": len(uninspected),
         "warnings": warnings,
         "duration": round(time.time() - started, 6),
+        # when the facts were gathered (UTC): a re-audit from a fact cache says how old they are
+        "gathered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "samples": int(options.samples),
         "interval": float(options.interval),
         "netns": _netns_link(options.proc_root),

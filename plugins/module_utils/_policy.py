@@ -149,13 +149,16 @@ def _today(today):
 def _sortable(value):
     return tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for v in value)
 
-def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error"):
+def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error", max_age=None, now=None):
     """Evaluate ansible_facts.netstat against a policy (one loaded dict, a list, or merged).
 
     `today` (date or 'YYYY-MM-DD', default: the current date) decides which waivers are active.
     `incomplete_severity` overrides the policy's completeness.severity (error|warning|info|ignore).
     `fail_on` (error|warning|info|never) is the lowest severity that counts against the verdict
     (`never` judges at `error` but, with fails(), fails nothing).
+    `max_age` (seconds): facts gathered longer ago than that (``collector.gathered_at``, against
+    `now`, an aware datetime defaulting to the current time) are incomplete-facts (cause stale):
+    a re-audit from a fact cache judges what the host was, not what it is.
     Raises PolicyEvalError for a policy value the engine cannot use.
     """
     if facts is None:
@@ -167,6 +170,11 @@ def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error
     check_facts(facts)
     merged = merge_policies(policy)
     ctx = _Ctx(facts, merged, _today(today), incomplete_severity)
+    if max_age is not None:
+        if not isinstance(max_age, (int, float)) or isinstance(max_age, bool) or max_age < 0 or max_age != max_age:
+            raise PolicyEvalError("max_age must be a number of seconds >= 0, not %r" % (max_age,))
+        ctx.max_age = max_age
+        ctx.now = now
     listeners = [x for x in facts.get("listeners") or [] if isinstance(x, dict)]
     listeners.extend(_published_only(facts))
     conns = normalise_connections(facts)

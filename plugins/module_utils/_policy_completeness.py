@@ -12,12 +12,63 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_base import (
     _source,
 )
+from ansible_collections.netaudit.netstat.plugins.module_utils._policy_findings import (
+    _unknown_owner_severity,
+)
+
+
+def _facts_age(collector, now):
+    """Seconds since the facts were gathered (collector.gathered_at), or None when unknown."""
+    text = collector.get("gathered_at") if isinstance(collector, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    return (now - when).total_seconds()
+
+
+def _eval_age(ctx):
+    """Facts older than the limit the user gave (max_age, seconds) are incomplete: what they show
+    may have changed since."""
+    if ctx.max_age is None:
+        return
+    collector = ctx.facts.get("collector") or {}
+    now = ctx.now or datetime.datetime.now(datetime.timezone.utc)
+    age = _facts_age(collector, now)
+    if age is not None and age <= ctx.max_age:
+        return
+    actual = "gathered at an unknown time (no collector.gathered_at)" if age is None else (
+        "gathered %s ago, at %s" % (_duration(age), collector.get("gathered_at")))
+    ctx.add(
+        "incomplete-facts",
+        "facts age",
+        "facts gathered at most %s ago" % _duration(ctx.max_age),
+        actual,
+        "the facts were %s (the limit is %s); gather them again (the audit playbook does) before judging the host"
+        % (actual, _duration(ctx.max_age)),
+        severity=_unknown_owner_severity(ctx),
+        match={"cause": "stale"},
+        sortkey=("", 0, "facts age"),
+    )
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0 or seconds >= 10 * size:
+            return "%d%s" % (seconds // size, unit)
+    return "%ds" % seconds
 
 
 def _eval_completeness(ctx):
+    _eval_age(ctx)
     collector = ctx.facts.get("collector") or {}
     if not ctx.facts or "listeners" not in ctx.facts:
         ctx.add(

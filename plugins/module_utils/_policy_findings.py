@@ -35,6 +35,8 @@ class _Ctx(object):
         self.incomplete_severity = sev
         self.services = dict(policy.get("services") or {})
         self.spaces = _scope.Spaces(facts)
+        self.max_age = None  # seconds: older facts are incomplete (a re-audit from a fact cache)
+        self.now = None  # an aware datetime, for the age (default: now)
         self.severities = {k: v for k, v in (policy.get("severities") or {}).items() if not k.startswith("__")}
 
     def severity(self, rule, override=None):

@@ -95,6 +95,21 @@ options:
       - The date (YYYY-MM-DD) that decides which waivers have expired. Defaults to the
         controller's current date; set it to make audits reproducible.
     type: str
+  return_facts:
+    description:
+      - Return the facts this task gathered as C(ansible_facts.netstat), so that a fact cache keeps
+        them for a re-audit without connecting (the C(netaudit.netstat.reaudit) playbook).
+        Off by default - a fleet run keeps no socket tables in memory.
+    type: bool
+    default: false
+  max_facts_age:
+    description:
+      - With O(facts) from a fact cache, facts gathered longer ago than this (seconds, or a number
+        with V(s), V(m), V(h), V(d), V(w), for example V(24h)) make the host C(incomplete), with an
+        C(incomplete-facts) finding saying when they were gathered. Facts without
+        C(collector.gathered_at) count as too old.
+      - Default none - any age.
+    type: raw
 notes:
   - Findings carry a stable C(rule) id; see RV(findings) for the list.
   - Result is also returned under RV(netstat_audit) for the P(netaudit.netstat.netstat_report#callback)

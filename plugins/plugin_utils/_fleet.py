@@ -86,8 +86,9 @@ def merge(slices, expected_hosts=None, playbook=None, generated=None):
     return _report.build_report(entries, playbook=playbook, generated=generated, extra=meta)
 
 
-def merge_files(paths, expected_hosts=None, playbook=None):
-    """merge() of report.json files (a directory stands for its report.json)."""
+def merge_files(paths, expected_hosts=None, playbook=None, compare_with=None, waiver_warn_days=14):
+    """merge() of report.json files (a directory stands for its report.json), compared with the
+    report.json `compare_with` (or with nothing: every finding new), as the report callback does."""
     if not paths:
         raise MergeError("no slice to merge: give the report.json of each slice (or its report directory)")
     slices = []
@@ -95,7 +96,8 @@ def merge_files(paths, expected_hosts=None, playbook=None):
         if os.path.isdir(path):
             path = os.path.join(path, "report.json")
         slices.append((path, read_model(path)))
-    return merge(slices, expected_hosts=expected_hosts, playbook=playbook)
+    model = merge(slices, expected_hosts=expected_hosts, playbook=playbook)
+    return compare(model, read_model(compare_with) if compare_with else None, waiver_warn_days=waiver_warn_days)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,10 +143,10 @@ def compare(model, previous, today=None, waiver_warn_days=14):
         now_keys = set()
         new, still = [], []
         for f in host["findings"]:
+            key = finding_key(name, f)
+            now_keys.add(key)  # a finding waived since is not resolved: it is still there
             if f.get("waived"):
                 continue
-            key = finding_key(name, f)
-            now_keys.add(key)
             old = before.get(key)
             if old is None:
                 f["change"] = "new"

@@ -254,6 +254,7 @@ def facts_summary(netstat):
         "complete": collector.get("complete"),
         "reasons": list(collector.get("reasons") or []),
         "netns": collector.get("netns"),
+        "gathered_at": collector.get("gathered_at") if isinstance(collector.get("gathered_at"), str) else None,
         "listeners": len(listeners) if isinstance(listeners, list) else None,
         "sockets": sockets,  # TCP + UDP sockets, every state
         "unix": len(unix) if isinstance(unix, list) else None,
@@ -272,6 +273,7 @@ def _summary_from(facts):
         "complete": None,
         "reasons": [],
         "netns": None,
+        "gathered_at": None,
         "listeners": None,
         "sockets": None,
         "unix": None,
@@ -731,8 +733,9 @@ def _md_changes(model):
     if not ch:
         return []
     since = md_text(ch["previous"]) if ch.get("previous") else "no previous report (every finding is new)"
-    lines = ["## What changed", "", "Since %s: %d new, %d still open, %d resolved finding(s); %d waiver(s) expire within %d days." % (
-        since, ch["new"], ch["open"], ch["resolved"], len(ch["waivers_expiring"]), ch["waiver_warn_days"]), ""]
+    line = "Since %s: %d new, %d still open, %d resolved finding(s); %d waiver(s) expire within %d days." % (
+        since, ch["new"], ch["open"], ch["resolved"], len(ch["waivers_expiring"]), ch["waiver_warn_days"])
+    lines = ["## What changed", "", line, ""]
     new, resolved, expiring = change_rows(model)
     for title, rows, date in (("New", new, "first seen"), ("Resolved", resolved, "first seen"),
                               ("Waivers about to expire", expiring, "expires")):

@@ -11,6 +11,7 @@ the baseline learned from a host audits it clean and flags a listener added afte
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -282,3 +283,195 @@ def test_baseline_audits_clean_then_flags_new_listener(fleet, tmp_path):
     report = json.loads((tmp_path / "reports" / "report.json").read_text())
     findings = report["hosts"][0]["findings"]
     assert [(f["rule"], f["subject"]) for f in findings] == [("unexpected-listener", "tcp 0.0.0.0:8081")]
+
+
+# ---------------------------------------------------------------- fleet views (issue 15)
+
+MERGE = os.path.join(REPO, "scripts", "merge-reports.py")
+
+
+def _fleet_inventory(fleet, hosts=None, unreachable=True):
+    inv = inventory(fleet, groups={g: [h for h in m if hosts is None or h in hosts] for g, m in GROUPS.items()},
+                    unreachable=unreachable)
+    return inv + "[web:vars]\nnetaudit_policies=['policies/web.yml']\n\n[db:vars]\nnetaudit_policies=['policies/db.yml']\n"
+
+
+def _without_run_metadata(text, model):
+    """A report's text with what only says when and how it was made blanked out."""
+    for key in ("generated",):
+        if model.get(key):
+            text = text.replace(model[key], "GENERATED")
+    for host in model["hosts"]:
+        when = (host.get("facts") or {}).get("gathered_at")
+        if when:
+            text = text.replace(when, "GATHERED")
+    return text
+
+
+def test_slices_merge_into_the_unsliced_report(fleet, tmp_path):
+    workdir = str(tmp_path)
+    write_policies(workdir)
+    full = audit(workdir, _fleet_inventory(fleet), report_dir="full")
+    assert "h7" in full.stdout
+    slice_a = audit(workdir, _fleet_inventory(fleet, hosts=["h1", "h2", "h3"], unreachable=False), report_dir="a")
+    slice_b = audit(workdir, _fleet_inventory(fleet, hosts=["h3", "h4", "h5", "h6"]), report_dir="b")
+    assert slice_a.returncode != 0 and slice_b.returncode != 0  # both hold drift
+    hosts_file = tmp_path / "hosts.txt"
+    hosts_file.write_text("\n".join(["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8"]) + "\n")
+    res = subprocess.run([PYTHON, MERGE, "--dest", str(tmp_path / "merged"), "--hosts-file", str(hosts_file),
+                          str(tmp_path / "a"), str(tmp_path / "b" / "report.json")],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 4, res.stdout + res.stderr  # h7 unreachable, h8 not audited
+    merged = json.loads((tmp_path / "merged" / "report.json").read_text())
+    assert merged["merged"]["duplicates"] == [{"host": "h3", "kept": str(tmp_path / "b" / "report.json"),
+                                                "dropped": [str(tmp_path / "a" / "report.json")]}]
+    assert merged["merged"]["not_audited"] == ["h8"]
+    h8 = [h for h in merged["hosts"] if h["host"] == "h8"][0]
+    assert h8["verdict"] == "failed" and "not audited" in h8["error"]
+    # without h8 (the inventory of the unsliced run), the four files are the unsliced run's, apart
+    # from the run metadata
+    res = subprocess.run([PYTHON, MERGE, "--dest", str(tmp_path / "merged2"), str(tmp_path / "a"), str(tmp_path / "b")],
+                         capture_output=True, text=True, check=False)
+    merged = json.loads((tmp_path / "merged2" / "report.json").read_text())
+    unsliced = json.loads((tmp_path / "full" / "report.json").read_text())
+    for name in ("report.json", "junit.xml", "report.md", "report.html"):
+        ours = (tmp_path / "merged2" / name).read_text()
+        theirs = (tmp_path / "full" / name).read_text()
+        if name == "report.json":
+            a, b = json.loads(ours), json.loads(theirs)
+            for d in (a, b):
+                d.pop("generated"), d.pop("playbook", None), d.pop("merged", None)
+                for h in d["hosts"]:
+                    if h.get("facts"):
+                        h["facts"].pop("gathered_at", None)
+            assert a == b
+        else:
+            ours = _without_run_metadata(ours, merged)
+            theirs = _without_run_metadata(theirs, unsliced)
+            if unsliced.get("playbook"):
+                # "Generated ... by playbook PATH" (Markdown, HTML) and the JUnit property
+                theirs = re.sub(r" by playbook .*?(?=\.\n|</p>)", "", theirs)
+                theirs = "".join(line for line in theirs.splitlines(True) if unsliced["playbook"] not in line)
+            assert ours == theirs, name
+    # the same through Ansible: the merge playbook, the fleet from the inventory
+    inv = tmp_path / "inv.ini"
+    inv.write_text(_fleet_inventory(fleet) + "[extra]\nh8\n")
+    res = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inv), "netaudit.netstat.merge_reports", "-e",
+                          json.dumps({"netaudit_slices": [str(tmp_path / "a"), str(tmp_path / "b")],
+                                      "netaudit_report_dir": str(tmp_path / "merged3")})],
+                         capture_output=True, text=True, env=ansible_env(), cwd=workdir, check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    assert "8 hosts from 2 slice(s), 1 reported twice, 1 not audited" in res.stdout
+    third = json.loads((tmp_path / "merged3" / "report.json").read_text())
+    assert [h["host"] for h in third["hosts"]] == ["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8"]
+
+
+def test_reaudit_from_the_fact_cache_without_connecting(fleet, tmp_path):
+    workdir = str(tmp_path)
+    write_policies(workdir)
+    cache = tmp_path / "cache"
+    env_cache = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache)}
+    inv = _fleet_inventory(fleet, unreachable=False)
+    path = tmp_path / "inventory.ini"
+    path.write_text(inv)
+    env = ansible_env(dict(env_cache, ANSIBLE_CALLBACKS_ENABLED="netaudit.netstat.netstat_report",
+                           NETAUDIT_REPORT_DIR=str(tmp_path / "first")))
+    first = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(path), "netaudit.netstat.audit", "-f", "6", "-e",
+                            "netaudit_cache_facts=true"], capture_output=True, text=True, env=env, cwd=workdir, check=False)
+    assert sorted(n.rsplit("_", 1)[-1] for n in os.listdir(cache)) == ["h1", "h2", "h3", "h4", "h5", "h6"], first.stdout[-3000:]
+    # the hosts now unreachable by design: any connection attempt runs this "ssh", which leaves a mark
+    marker = tmp_path / "connected"
+    fake_ssh = tmp_path / "ssh"
+    fake_ssh.write_text("#!/bin/sh\necho \"$@\" >> %s\nexit 255\n" % marker)
+    fake_ssh.chmod(0o755)
+    lines = []
+    for line in inv.splitlines():
+        if line.startswith("h") and "ansible_connection=local" in line:
+            host = line.split()[0]
+            line = "%s ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1 ansible_ssh_executable=%s" % (host, fake_ssh)
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n[extra]\nh8 ansible_connection=ssh ansible_ssh_executable=%s\n" % fake_ssh)
+    # a changed policy: 8080 is now allowed on the web hosts
+    with open(os.path.join(workdir, "policies", "web.yml"), "a") as f:
+        f.write("    - {proto: tcp, port: 8080, program: python3}\n")
+    env = ansible_env(dict(env_cache, ANSIBLE_CALLBACKS_ENABLED="netaudit.netstat.netstat_report",
+                           NETAUDIT_REPORT_DIR=str(tmp_path / "again")))
+    res = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(path), "netaudit.netstat.reaudit", "-f", "6"], capture_output=True,
+                         text=True, env=env, cwd=workdir, check=False)
+    assert not marker.exists(), "the re-audit connected to a host: %s" % marker.read_text()
+    report = json.loads((tmp_path / "again" / "report.json").read_text())
+    hosts = {h["host"]: h for h in report["hosts"]}
+    assert sorted(hosts) == ["h1", "h2", "h3", "h4", "h5", "h6", "h8"], res.stdout[-3000:]
+    assert {(f["rule"], f["subject"]) for f in hosts["h3"]["findings"]} == set()  # the changed policy
+    assert {(f["rule"], f["subject"]) for f in hosts["h4"]["findings"]} == {("missing-listener", "tcp port 443")}
+    assert hosts["h8"]["verdict"] == "failed" and "no ansible_facts.netstat" in hosts["h8"]["error"]
+    assert hosts["h1"]["facts"]["gathered_at"]  # how old the facts are: when they were gathered
+    # facts older than the limit make the host incomplete
+    import time
+
+    time.sleep(2)
+    env["NETAUDIT_REPORT_DIR"] = str(tmp_path / "stale")
+    res = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(path), "netaudit.netstat.reaudit", "-f", "6", "-l", "h1,h2",
+                          "-e", "netaudit_max_facts_age=1s"], capture_output=True, text=True, env=env, cwd=workdir, check=False)
+    assert not marker.exists()
+    report = json.loads((tmp_path / "stale" / "report.json").read_text())
+    assert [h["verdict"] for h in report["hosts"]] == ["incomplete", "incomplete"], res.stdout[-3000:]
+    f = report["hosts"][0]["findings"][0]
+    assert (f["rule"], f["subject"], f["cause"]) == ("incomplete-facts", "facts age", "stale")
+    assert "gathered" in f["actual"] and "ago" in f["actual"]
+
+
+def test_changes_since_the_last_run_and_progress(fleet, tmp_path):
+    workdir = str(tmp_path)
+    write_policies(workdir)
+    inv = _fleet_inventory(fleet, unreachable=False)
+    first = audit(workdir, inv, report_dir="reports")
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert report["changes"]["previous"] is None and report["changes"]["new"] == 5
+    # h3's stray listener goes away, h2 gets one; a waiver that expires in 5 days covers h6
+    stray = [p for p in fleet["h3"].procs if p.poll() is None][-1]
+    stray.kill()
+    stray.wait()
+    new_stray = _start(fleet["h2"], "python3", [("tcp", "0.0.0.0", 8081)])
+    import datetime
+
+    soon = (datetime.date.today() + datetime.timedelta(days=5)).isoformat()
+    with open(os.path.join(workdir, "policies", "db.yml"), "a") as f:
+        f.write("waivers:\n  - {rule: wrong-bind, match: {port: 5432}, reason: DB-7, expires: %s}\n" % soon)
+    env_progress = {"NETAUDIT_REPORT_PROGRESS_EVERY": "2"}
+    path = os.path.join(workdir, "inventory.ini")
+    env = ansible_env(dict(env_progress, ANSIBLE_CALLBACKS_ENABLED="netaudit.netstat.netstat_report",
+                           NETAUDIT_REPORT_DIR=os.path.join(workdir, "reports")))
+    second = subprocess.run([ANSIBLE_PLAYBOOK, "-i", path, "netaudit.netstat.audit", "-f", "6"], capture_output=True,
+                            text=True, env=env, cwd=workdir, check=False)
+    try:
+        report = json.loads((tmp_path / "reports" / "report.json").read_text())
+        ch = report["changes"]
+        hosts = {h["host"]: h for h in report["hosts"]}
+        new_findings = sorted((h, f["rule"]) for h in hosts for f in hosts[h]["findings"] if f.get("change") == "new")
+        # the stray on h2; and the waiver, used on h6, is unused on h5 (same policy): said so
+        assert new_findings == [("h2", "unexpected-listener"), ("h5", "unused-waiver")], new_findings
+        assert ch["previous"] is not None and (ch["new"], ch["resolved"]) == (2, 1), ch
+        (new,) = [f for f in hosts["h2"]["findings"] if f.get("change") == "new"]
+        assert new["subject"] == "tcp 0.0.0.0:8081"
+        assert hosts["h3"]["changes"]["resolved"][0]["subject"] == "tcp 0.0.0.0:8080"
+        still = [f for f in hosts["h4"]["findings"] if f["subject"] == "tcp 0.0.0.0:8080"][0]
+        assert still["change"] == "open" and still["first_seen"] == report_first_day(first, tmp_path)
+        assert [w["host"] for w in ch["waivers_expiring"]] == ["h6"] and ch["waivers_expiring"][0]["days"] == 5
+        md = (tmp_path / "reports" / "report.md").read_text()
+        assert md.index("## What changed") < md.index("## Summary")
+        assert "2 new, 3 still open, 1 resolved" in md
+        assert "Waivers about to expire" in md
+        # progress in the form Ansible users know, not a flood: every 2 hosts of 6
+        lines = [line for line in second.stdout.splitlines() if "hosts audited" in line]
+        assert lines == ["netstat_report: 2/6 hosts audited", "netstat_report: 4/6 hosts audited",
+                         "netstat_report: 6/6 hosts audited"], second.stdout[-2000:]
+    finally:
+        new_stray.kill()
+
+
+def report_first_day(first, tmp_path):
+    """The date the first run of test_changes... saw h4's stray listener (that run's report date)."""
+    sets = tmp_path / "reports" / ".sets"
+    oldest = sorted(os.listdir(sets))[0]
+    return json.loads((sets / oldest / "report.json").read_text())["generated"][:10]
