@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # Copyright (c) netaudit.netstat contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Merge the report.json of sliced audit runs into one fleet report (the plain command for CI).
@@ -31,7 +31,7 @@ def _import():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("slices", nargs="+", help="report.json files or report directories")
     ap.add_argument("--dest", required=True, help="directory of the merged reports")
     ap.add_argument("--hosts-file", help="the fleet's hosts, one per line")

@@ -146,8 +146,10 @@ def _today(today):
         return datetime.date.today()
     return parse_date(today)
 
+
 def _sortable(value):
     return tuple((0, v) if isinstance(v, (int, float)) else (1, str(v)) for v in value)
+
 
 def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error", max_age=None, now=None):
     """Evaluate ansible_facts.netstat against a policy (one loaded dict, a list, or merged).
@@ -171,7 +173,7 @@ def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error
     merged = merge_policies(policy)
     ctx = _Ctx(facts, merged, _today(today), incomplete_severity)
     if max_age is not None:
-        if not isinstance(max_age, (int, float)) or isinstance(max_age, bool) or max_age < 0 or max_age != max_age:
+        if not isinstance(max_age, (int, float)) or isinstance(max_age, bool) or not 0 <= max_age < float("inf"):
             raise PolicyEvalError("max_age must be a number of seconds >= 0, not %r" % (max_age,))
         ctx.max_age = max_age
         ctx.now = now
@@ -223,14 +225,17 @@ def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error
         "policy_files": list(merged.get("files") or []),
     }
 
+
 # Host verdicts (DESIGN.md): what was seen, in order of precedence when several hold.
 VERDICTS = ("compliant", "drift", "incomplete", "unreachable", "failed")
+
 
 def counted(findings, fail_on="error"):
     """The findings that count against the verdict: unwaived, at or above `fail_on` (`never`
     judges at `error`)."""
     limit = SEVERITY_RANK.get("error" if fail_on in (None, "never") else fail_on, 0)
     return [f for f in findings if not f.get("waived") and SEVERITY_RANK.get(f.get("severity"), 9) <= limit]
+
 
 def judge(findings, fail_on="error"):
     """(verdict, drift findings, incomplete findings) from counted(findings, fail_on): drift when
@@ -241,6 +246,7 @@ def judge(findings, fail_on="error"):
     drift = len(found) - incomplete
     verdict = "drift" if drift else "incomplete" if incomplete else "compliant"
     return verdict, drift, incomplete
+
 
 def summarize(verdict, counts, waived=0):
     if verdict is True or verdict is False:  # the former signature: compliant or not
@@ -254,6 +260,7 @@ def summarize(verdict, counts, waived=0):
     if waived:
         text += ", %d waived" % waived
     return text
+
 
 def fails(result, fail_on="error"):
     """True when `result` has unwaived findings at or above `fail_on` (error|warning|info|never)."""

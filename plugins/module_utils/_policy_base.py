@@ -177,8 +177,10 @@ LAYER_KEY = "__layer__"
 
 MERGED_KEY = "__merged__"
 
+
 class PolicyEvalError(ValueError):
     """A policy value the engine cannot use (only for policies that skipped the loader)."""
+
 
 def _source(obj, key=None):
     if not isinstance(obj, dict):
@@ -189,6 +191,7 @@ def _source(obj, key=None):
             return ks[key]
     return obj.get(SOURCE_KEY)
 
+
 def _as_list(value):
     if value is None:
         return []
@@ -196,14 +199,17 @@ def _as_list(value):
         return list(value)
     return [value]
 
+
 _norm_addr = normalise_ip
 
 _exposure = ip_exposure
+
 
 def _endpoint(address, port):
     if address is not None and ":" in str(address):
         return "[%s]:%s" % (address, port)
     return "%s:%s" % (address, port)
+
 
 def parse_date(value):
     """A waiver date: datetime.date, or 'YYYY-MM-DD' text. Raises PolicyEvalError."""
@@ -215,6 +221,7 @@ def parse_date(value):
         return datetime.datetime.strptime(str(value).strip(), "%Y-%m-%d").date()
     except ValueError:
         raise PolicyEvalError("%r is not a date (YYYY-MM-DD)" % (value,))
+
 
 def parse_ports(spec, services=None):
     """A port spec (int, "80", "8000-8100", "ssh", or a list of those) -> sorted [(lo, hi)].
@@ -248,8 +255,10 @@ def parse_ports(spec, services=None):
         ranges.append((lo, hi))
     return sorted(set(ranges))
 
+
 def _ports_text(ranges):
     return ",".join(str(lo) if lo == hi else "%d-%d" % (lo, hi) for lo, hi in ranges)
+
 
 def _port_in(port, ranges):
     if port is None:
@@ -258,6 +267,7 @@ def _port_in(port, ranges):
         if lo <= port <= hi:
             return True
     return False
+
 
 def parse_bind(spec):
     """A bind spec (class name, address, CIDR, or a list) -> list of (kind, value) matchers."""
@@ -281,6 +291,7 @@ def parse_bind(spec):
         out.append(("addr", ip))
     return out
 
+
 def _bind_matches(matchers, address):
     """Whether an address matches any of the matchers of parse_bind() or parse_cidrs()."""
     ip = _norm_addr(address)
@@ -294,6 +305,7 @@ def _bind_matches(matchers, address):
         elif kind == "addr" and ip == value or kind == "net" and ip.version == value.version and ip in value:
             return True
     return False
+
 
 def parse_cidrs(spec):
     out = []
@@ -309,12 +321,14 @@ def parse_cidrs(spec):
             raise PolicyEvalError("%r is not an address or CIDR" % (text,))
     return out
 
+
 def _glob_match(patterns, values):
     for pattern in patterns:
         for value in values:
             if value is not None and fnmatch.fnmatchcase(str(value), str(pattern)):
                 return True
     return False
+
 
 def _program_candidates(proc):
     names = [proc.get("name")]
@@ -323,6 +337,7 @@ def _program_candidates(proc):
         names.append(exe)
         names.append(os.path.basename(exe))
     return [n for n in names if n]
+
 
 def _program_matches(patterns, processes):
     """True / False, or None when there is no process to compare against (owner unknown)."""
@@ -333,6 +348,7 @@ def _program_matches(patterns, processes):
             return True
     return False
 
+
 def _user_matches(patterns, sock_user, sock_uid, processes):
     values = [sock_user, sock_uid]
     for proc in processes or []:
@@ -340,6 +356,7 @@ def _user_matches(patterns, sock_user, sock_uid, processes):
         values.append(proc.get("uid"))
     values = [str(v) for v in values if v is not None]
     return _glob_match([str(p) for p in patterns], values)
+
 
 def _context_values(processes, label):
     """The units (label "unit") or container ids (label "container") of processes, sorted."""
@@ -352,6 +369,7 @@ def _context_values(processes, label):
         elif label == "container" and isinstance(proc.get("container"), dict) and isinstance(proc["container"].get("id"), str):
             out.add(proc["container"]["id"])
     return sorted(out)
+
 
 def _owners_text(processes, limit=3):
     if not processes:
@@ -382,8 +400,10 @@ def _owners_text(processes, limit=3):
         parts.append("+%d more" % (len(order) - limit))
     return ", ".join(parts)
 
+
 def _program_names(processes):
     return sorted({p.get("name") for p in processes or [] if p.get("name")})
+
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)

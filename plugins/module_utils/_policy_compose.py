@@ -33,7 +33,9 @@ def _tag_layer(entries, layer):
         out.append(e)
     return out
 
+
 _GONE = object()
+
 
 def _merge_entries(base, new):
     """Concatenate entry lists; an entry with the `name` of an earlier one replaces it, and
@@ -56,6 +58,7 @@ def _merge_entries(base, new):
             where.setdefault(name, []).append(len(result) - 1)
     return [e for e in result if e is not _GONE]
 
+
 def _merge_keys(dst, src, keys):
     ks = dict(dst.get(KEY_SOURCES) or {})
     for key in keys:
@@ -64,6 +67,7 @@ def _merge_keys(dst, src, keys):
             if _source(src, key):
                 ks[key] = _source(src, key)
     dst[KEY_SOURCES] = ks
+
 
 def merge_policies(policies):
     """Merge loaded policies in order; later ones refine earlier ones. Idempotent on a merged policy.
@@ -162,6 +166,7 @@ def merge_policies(policies):
         merged["waivers"] = merged["waivers"] + list(pol.get("waivers") or [])
     return merged
 
+
 def _iter_limits(policy):
     for proto in sorted(policy.get("states") or {}):
         table = policy["states"][proto] or {}
@@ -169,8 +174,10 @@ def _iter_limits(policy):
             for limit in _as_list(table[state]):
                 yield proto, state, limit
 
+
 def _scoped(limit):
     return isinstance(limit, dict) and (limit.get("port") is not None or limit.get("program") is not None)
+
 
 def connections_mode_needed(policy):
     """ "compact" when evaluating `policy` needs the connection list (per-port/program state limits,

@@ -57,17 +57,21 @@ def normalise_connections(facts):
         return out
     return None
 
+
 def _check(cond, where, what, value):
     if not cond:
         kind = "null" if value is None else type(value).__name__
         raise PolicyEvalError("facts: %s must be %s, not %s %s" % (where, what, kind, _short_repr(value)))
 
+
 def _short_repr(value):
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
+
 def _check_port(value, where):
     _check(value is None or (_is_int(value) and 0 <= value <= 65535), where, "a port number (0-65535) or null", value)
+
 
 def _check_processes(procs, where):
     _check(procs is None or isinstance(procs, list), where, "a list of process mappings", procs)
@@ -79,6 +83,7 @@ def _check_processes(procs, where):
         for key in ("pid", "uid"):
             v = proc.get(key)
             _check(v is None or _is_int(v), "%s[%d].%s" % (where, i, key), "an integer or null", v)
+
 
 def _check_context(sock, where):
     """netns (an inode) and container ({id, name, image, ...}) of a socket, when present."""
@@ -92,8 +97,10 @@ def _check_context(sock, where):
             _check(cont.get(key) is None or isinstance(cont.get(key), str), "%s.container.%s" % (where, key),
                    "text or null", cont.get(key))
 
+
 def _check_count(value, where):
     _check(_is_int(value) and value >= 0, where, "a count (a whole number >= 0)", value)
+
 
 def check_facts(facts):
     """Raise PolicyEvalError naming the first field of `facts` the engine cannot read (a state

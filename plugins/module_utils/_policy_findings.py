@@ -71,6 +71,7 @@ class _Ctx(object):
         finding["_sort"] = sortkey if sortkey is not None else (subject,)
         self.findings.append(finding)
 
+
 # The structured fields every finding carries besides rule/severity/subject/expected/actual/
 # message/source/waived (None or [] when they do not apply). Reports, grouping and waivers read
 # these, never the text.
@@ -95,6 +96,7 @@ FINDING_FIELDS = {
     "unresolved": None,  # incomplete-facts about one socket: {cause, causes, pids, detail}
 }
 
+
 def finding_fields(match):
     """FINDING_FIELDS filled from an evaluator's `match` dict (unknown keys are dropped)."""
     out = {}
@@ -108,9 +110,11 @@ def finding_fields(match):
                        for p in out["programs"]]
     return out
 
+
 def _listener_subject(lst, spaces=None):
     label = (spaces or _scope.NO_SPACES).label(lst)
     return "%s %s%s" % (lst.get("proto"), _endpoint(lst.get("address"), lst.get("port")), " (%s)" % label if label else "")
+
 
 def _listener_sortkey(lst):
     return (
@@ -120,11 +124,13 @@ def _listener_sortkey(lst):
         str(lst.get("address")),
     )
 
+
 def _int_or(value, default):
     try:
         return int(value)
     except (TypeError, ValueError):
         return default
+
 
 def _programs_attr(processes, max_pids=10):
     """The `programs` field of a finding: one entry per program name, with its pids (ascending,
@@ -149,6 +155,7 @@ def _programs_attr(processes, max_pids=10):
         prog["users"].sort()
     return out
 
+
 def _users_attr(sock_user, sock_uid, processes):
     """(users, uids) of a socket: the socket's own and its processes', as sorted lists."""
     users, uids = set(), set()
@@ -163,6 +170,7 @@ def _users_attr(sock_user, sock_uid, processes):
                 users.add(str(uid))
     return sorted(users), sorted(uids)
 
+
 def _context_fields(sock, processes, spaces=None):
     """units, containers, container_ids, images and netns of a finding about `sock`."""
     conts = _scope.socket_containers(dict(sock or {}, processes=processes or []))
@@ -173,6 +181,7 @@ def _context_fields(sock, processes, spaces=None):
         "images": sorted({c["image"] for c in conts if isinstance(c.get("image"), str)}),
         "netns": (spaces or _scope.NO_SPACES).label(sock or {}),
     }
+
 
 def _listener_match(lst, spaces=None):
     """The structured fields of a finding about one listener."""
@@ -188,9 +197,11 @@ def _listener_match(lst, spaces=None):
         **_context_fields(lst, lst.get("processes"), spaces)
     }
 
+
 def _unknown_owner_severity(ctx):
     sev = ctx.incomplete_severity
     return "info" if sev == "ignore" else sev
+
 
 def _owner_unresolved(ctx, sock, owner_rules=True):
     """Why the owner of `sock` is unknown ({cause, detail, pids, ...}), or None when it is known
@@ -213,6 +224,7 @@ def _owner_unresolved(ctx, sock, owner_rules=True):
         return {"cause": "unknown", "detail": "; ".join(reasons), "pids": []}
     return None
 
+
 # What to do about each cause of an unresolved owner (the causes of _inspect.py), for messages.
 CAUSE_ADVICE = {
     "not-root": "gather as root (become: true)",
@@ -224,6 +236,7 @@ CAUSE_ADVICE = {
     "owners-not-gathered": "gather with owners: true",
     "runtime": "let the gatherer read the container runtime's API (container_sockets; root can read Docker's socket)",
 }
+
 
 def _add_unresolved(ctx, rule_subject, fields, unresolved, what, sortkey, waiver_hint):
     """One incomplete-facts finding about one socket whose owner could not be read."""

@@ -69,8 +69,10 @@ class _PortIndex(object):
                 unique.append(e)
         return unique
 
+
 def _listener_rules_need_owner(allow, deny):
     return any(e.programs is not None for e in list(allow) + list(deny))
+
 
 def _eval_listeners(ctx, listeners):
     pol = ctx.policy.get("listeners") or {}
@@ -244,6 +246,7 @@ def _eval_listeners(ctx, listeners):
                     "",
                 ),
             )
+
 
 def _published_only(facts):
     """The ports a container runtime publishes with no host socket (NAT rules alone), as listeners

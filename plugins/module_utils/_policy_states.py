@@ -56,6 +56,7 @@ def _count_scoped(ctx, proto, state, limit, listeners, conns):
         n += 1
     return n, ports, programs
 
+
 def _eval_states(ctx, listeners, conns):
     counts = ctx.facts.get("counts") or {}
     stats = ctx.facts.get("counts_stats") or {}
@@ -120,6 +121,7 @@ def _eval_states(ctx, listeners, conns):
             _add_state_findings(ctx, proto, state, limit, src, scope, label, value_max, value_min,
                                 bool(stats) and not scope and label is None)
 
+
 def _add_state_findings(ctx, proto, state, limit, src, scope, label, value_max, value_min, sampled):
     """The state-threshold findings of one limit against one count (max over samples, min), in
     the namespace `label` (None: the primary one)."""
@@ -166,6 +168,7 @@ def _add_state_findings(ctx, proto, state, limit, src, scope, label, value_max, 
             match=match,
             sortkey=(proto, 0, state),
         )
+
 
 def _eval_queues(ctx, listeners, conns):
     queues = ctx.policy.get("queues") or {}

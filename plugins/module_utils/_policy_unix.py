@@ -78,6 +78,7 @@ def _unix_sockets(facts):
         cur["processes"].sort(key=lambda p: p.get("pid") or 0)
     return [by_path[k] for k in sorted(by_path)]
 
+
 def _eval_unix(ctx):
     pol = ctx.policy.get("unix") or {}
     default = pol.get("default", "allow")

@@ -39,6 +39,7 @@ def _finding_programs(finding):
             names.append(prog)
     return names
 
+
 def _waiver_matches(waiver, finding, services=None):
     """Whether a waiver covers a finding. Each `match` key means what the same key means in an
     allow entry (ports as numbers, ranges or service names, the policy's `services` included;
@@ -106,6 +107,7 @@ def _waiver_matches(waiver, finding, services=None):
             return False
     return True
 
+
 def _apply_waivers(ctx):
     active = []
     for i, w in enumerate(ctx.policy.get("waivers") or []):
@@ -159,6 +161,7 @@ def _apply_waivers(ctx):
                 match={},
                 sortkey=("", 0, label),
             )
+
 
 def _match_text(m):
     if not isinstance(m, dict):

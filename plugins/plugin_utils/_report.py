@@ -968,8 +968,8 @@ def render_html(model):
             if rows:
                 out.append(f"<h3>{title}</h3><table><tr><th>host</th><th>rule</th><th>subject</th><th>{date}</th></tr>")
                 for h, r, sub, d in rows:
-                    out.append("<tr>{}{}{}{}</tr>".format(_html_cell(h), _html_cell(r, cls="rule"), _html_cell(sub, mono=True),
-                                                           _html_cell(d or "")))
+                    cells = (_html_cell(h), _html_cell(r, cls="rule"), _html_cell(sub, mono=True), _html_cell(d or ""))
+                    out.append("<tr>%s</tr>" % "".join(cells))
                 out.append("</table>")
 
     out.append("<h2>Summary</h2>")

@@ -323,8 +323,8 @@ def test_slices_merge_into_the_unsliced_report(fleet, tmp_path):
                          capture_output=True, text=True, check=False)
     assert res.returncode == 4, res.stdout + res.stderr  # h7 unreachable, h8 not audited
     merged = json.loads((tmp_path / "merged" / "report.json").read_text())
-    assert merged["merged"]["duplicates"] == [{"host": "h3", "kept": str(tmp_path / "b" / "report.json"),
-                                                "dropped": [str(tmp_path / "a" / "report.json")]}]
+    dup = {"host": "h3", "kept": str(tmp_path / "b" / "report.json"), "dropped": [str(tmp_path / "a" / "report.json")]}
+    assert merged["merged"]["duplicates"] == [dup]
     assert merged["merged"]["not_audited"] == ["h8"]
     h8 = [h for h in merged["hosts"] if h["host"] == "h8"][0]
     assert h8["verdict"] == "failed" and "not audited" in h8["error"]
