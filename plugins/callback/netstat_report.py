@@ -18,7 +18,8 @@ description:
   - Files are C(report.json) (machine readable, every finding), C(junit.xml) (one test case per
     host and rule, for Jenkins and GitLab), C(report.md) (a summary for a merge request) and
     C(report.html) (one self-contained page with a chart per host and the drift grouped across
-    hosts). All requested files are rendered first and then written atomically, so a crash
+    hosts), and C(report.sarif) (SARIF 2.1.0 for GitHub / GitLab code scanning - one result per
+    finding, located on the policy file and line of the rule involved). All requested files are rendered first and then written atomically, so a crash
     never leaves half a report.
   - Values that come from managed hosts (process names, command lines, paths) are escaped for
     each format; control characters are shown as C(\xNN) and very long strings are truncated
@@ -45,8 +46,8 @@ options:
       - Which reports to write.
     type: list
     elements: str
-    choices: [json, junit, markdown, html]
-    default: [json, junit, markdown, html]
+    choices: [json, junit, markdown, html, sarif]
+    default: [json, junit, markdown, html, sarif]
     env:
       - name: NETAUDIT_REPORT_FORMATS
     ini:

@@ -53,8 +53,8 @@ options:
     description: Which reports to write.
     type: list
     elements: str
-    choices: [json, junit, markdown, html]
-    default: [json, junit, markdown, html]
+    choices: [json, junit, markdown, html, sarif]
+    default: [json, junit, markdown, html, sarif]
   junit_fail_on:
     description: Lowest severity of an unwaived finding that makes a JUnit test case fail.
     type: str

@@ -45,12 +45,13 @@ AUDIT_VERDICTS = ("compliant", "drift", "incomplete")
 # The host counts of the summary, in the order the reports show them.
 SUMMARY_KEYS = ("hosts", "audited", "compliant", "drift", "incomplete", "failed", "unreachable", "skipped")
 
-FORMATS = ("json", "junit", "markdown", "html")
+FORMATS = ("json", "junit", "markdown", "html", "sarif")
 FILENAMES = {
     "json": "report.json",
     "junit": "junit.xml",
     "markdown": "report.md",
     "html": "report.html",
+    "sarif": "report.sarif",
 }
 FORMAT_ALIASES = {"md": "markdown", "xml": "junit", "htm": "html"}
 
@@ -1081,11 +1082,19 @@ def render_html(model):
 # ---------------------------------------------------------------------------------------------
 # Writing
 
+def render_sarif(model):
+    """report.sarif (SARIF 2.1.0): see _report_sarif, the format's own file."""
+    from ansible_collections.netaudit.netstat.plugins.plugin_utils import _report_sarif
+
+    return _report_sarif.render_sarif(model)
+
+
 RENDERERS = {
     "json": render_json,
     "junit": render_junit,
     "markdown": render_markdown,
     "html": render_html,
+    "sarif": render_sarif,
 }
 
 

@@ -39,7 +39,7 @@ def test_one_absurd_host_does_not_erase_the_fleet_report(tmp_path):
         "ANSIBLE_CALLBACKS_ENABLED": "netaudit.netstat.netstat_report", "NETAUDIT_REPORT_DIR": str(reports)})
     assert res.returncode != 0  # the absurd hosts fail
     assert sorted(n for n in os.listdir(reports) if not n.startswith(".") and n != "latest") == [
-        "junit.xml", "report.html", "report.json", "report.md"], res.stdout[-3000:]
+        "junit.xml", "report.html", "report.json", "report.md", "report.sarif"], res.stdout[-3000:]
     report = json.loads((reports / "report.json").read_text())
     by = {h["host"]: h for h in report["hosts"]}
     assert set(by) == set(hosts)

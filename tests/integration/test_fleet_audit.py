@@ -172,7 +172,8 @@ def test_fleet_audit_reports(fleet, tmp_path):
     log = proc.stdout[-6000:] + proc.stderr[-3000:]
     assert proc.returncode != 0, log  # drift and an unreachable host fail the run
     reports = tmp_path / "reports"
-    assert sorted(os.listdir(reports)) == [".sets", "junit.xml", "latest", "report.html", "report.json", "report.md"], log
+    assert sorted(os.listdir(reports)) == [".sets", "junit.xml", "latest", "report.html", "report.json", "report.md",
+                                           "report.sarif"], log
     # one set, switched to in one step: every name goes through `latest`
     assert all(os.readlink(reports / n) == "latest/" + n for n in ("junit.xml", "report.html", "report.json", "report.md"))
 
@@ -194,6 +195,22 @@ def test_fleet_audit_reports(fleet, tmp_path):
     assert stray and stray[0]["hosts"] == ["h3", "h4"] and (stray[0]["count"], stray[0]["total"]) == (2, 6)
     hostile = [f for f in hosts["h5"]["findings"] if f["subject"] == "tcp 127.0.0.1:9999"][0]
     assert HOSTILE_NAME in hostile["actual"]  # verbatim in the JSON
+
+    # report.sarif: valid SARIF 2.1.0, one result per finding, each on its policy's file and line
+    import jsonschema
+
+    with open(os.path.join(REPO, "tests", "unit", "fixtures", "sarif", "sarif-2.1.0-rtm.5.json")) as f:
+        sarif_schema = json.load(f)
+    sarif = json.loads((reports / "report.sarif").read_text())
+    jsonschema.Draft4Validator(sarif_schema).validate(sarif)
+    results = sarif["runs"][0]["results"]
+    assert sorted((r["properties"]["host"], r["ruleId"], r["properties"]["subject"]) for r in results) == sorted(
+        (h, rule, subject) for h, exp in EXPECTED.items() for rule, subject in exp)
+    for r in results:
+        uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri.startswith("policies/") and uri.endswith(".yml"), uri
+    assert [n["descriptor"]["id"] for n in sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"]] == [
+        "host-unreachable"]
 
     # junit.xml: valid for Jenkins, one error for the unreachable host, failures for drift
     etree = pytest.importorskip("lxml.etree")

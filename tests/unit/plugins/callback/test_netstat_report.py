@@ -208,7 +208,7 @@ def test_fleet_report(tmp_path, result_cls):
     cb = make_callback(tmp_path)
     run_fleet(cb, result_cls)
     out = tmp_path / "reports"
-    assert _report_names(out) == ["junit.xml", "report.html", "report.json", "report.md"]
+    assert _report_names(out) == ["junit.xml", "report.html", "report.json", "report.md", "report.sarif"]
     report = json.loads((out / "report.json").read_text())
     hosts = {h["host"]: h for h in report["hosts"]}
     assert set(hosts) == {"clean", "drift", "down", "broken", "skipme", "hostile"}  # no localhost
