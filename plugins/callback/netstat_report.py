@@ -19,8 +19,8 @@ description:
     host and rule, for Jenkins and GitLab), C(report.md) (a summary for a merge request) and
     C(report.html) (one self-contained page with a chart per host and the drift grouped across
     hosts), and C(report.sarif) (SARIF 2.1.0 for GitHub / GitLab code scanning - one result per
-    finding, located on the policy file and line of the rule involved). All requested files are rendered first and then written atomically, so a crash
-    never leaves half a report.
+    finding, located on the policy file and line of the rule involved). All requested files are
+    rendered first and then written atomically, so a crash never leaves half a report.
   - Values that come from managed hosts (process names, command lines, paths) are escaped for
     each format; control characters are shown as C(\xNN) and very long strings are truncated
     visibly in the human formats. The JSON keeps them verbatim.

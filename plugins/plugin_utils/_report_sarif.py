@@ -43,7 +43,8 @@ RULE_TEXT = {
     "unexpected-unix-socket": "A UNIX socket that no allow entry of the policy matches.",
     "forbidden-unix-socket": "A UNIX socket that a deny entry of the policy forbids.",
     "world-writable-unix-socket": "A world-writable UNIX socket the policy does not allow.",
-    "incomplete-facts": "The facts could not show everything (owner unknown, not root, stale): the host cannot be judged compliant.",
+    "incomplete-facts": "The facts could not show everything (owner unknown, not root, stale): the host cannot be judged"
+                        " compliant.",
     "expired-waiver": "A waiver of the policy has expired.",
     "unused-waiver": "A waiver of the policy matched no finding.",
 }
