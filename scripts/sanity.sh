@@ -16,6 +16,8 @@ git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' 
   cp -P "$f" "$dest/$f"
 done
 cd "$dest"
-export PATH="$here/.venv/bin:$PATH"
-ansible-test sanity --python "$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+# NETAUDIT_VENV: the venv whose ansible-test runs (default .venv; the version matrix passes its own)
+venv=${NETAUDIT_VENV:-$here/.venv}
+export PATH="$venv/bin:$PATH"
+ansible-test sanity --python "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
   --requirements --color no "$@"

@@ -19,6 +19,10 @@ fi
 if [ "${NETAUDIT_WITH_TEST_TOOLS:-0}" = 1 ] && ! command -v shellcheck >/dev/null 2>&1; then
   need_apt+=(shellcheck)
 fi
+# pandoc: docs/*.md into the docs site (scripts/docsite.sh)
+if [ "${NETAUDIT_WITH_TEST_TOOLS:-0}" = 1 ] && ! command -v pandoc >/dev/null 2>&1; then
+  need_apt+=(pandoc)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

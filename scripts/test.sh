@@ -71,6 +71,8 @@ stage unit run_pytest tests/unit
 stage integration run_pytest tests/integration
 # A real Docker daemon (Debian's docker.io, started by scripts/docker.sh and stopped at the end).
 NETAUDIT_REQUIRE_DOCKER=1 stage containers run_pytest tests/containers
+# The oldest and newest ansible-core and Pythons the collection claims (see the README).
+stage matrix bash scripts/matrix.sh
 stage sanity bash scripts/sanity.sh
 if [ -d molecule ]; then
   stage molecule bash scripts/molecule.sh

@@ -10,9 +10,16 @@ Anywhere else (a remote Docker host, become) the module runs on the host as usua
 
 from __future__ import annotations
 
+import subprocess
+
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._settle import ARGUMENT_SPEC, run
+
+
+def _run_command(argv):
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
 
 
 class ActionModule(ActionBase):
@@ -30,7 +37,7 @@ class ActionModule(ActionBase):
             return result
         validation, params = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         del validation
-        out, error = run(params)
+        out, error = run(params, _run_command)
         result.update(out)
         result["changed"] = bool(params["run_argv"] or params["remove"])
         result["ran_on"] = "controller"

@@ -108,7 +108,7 @@ InetSocket = collections.namedtuple(
 )
 
 # One UNIX domain socket.
-#   type: "stream" | "dgram" | "seqpacket" | ...; state: one of UNIX_STATE_NAMES
+#   type is "stream" | "dgram" | "seqpacket" | ...; state: one of UNIX_STATE_NAMES
 #   flags: list of flag names (["ACC"] for listening sockets)
 #   path: filesystem path, "@name" for abstract names, or None when unbound
 #   abstract: True for abstract names

@@ -25,7 +25,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import subprocess
 import time
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _containers
@@ -175,13 +174,9 @@ def _namespace_listeners(pid):
     return facts["listeners"]
 
 
-def _run_command(argv):
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-    return proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
-
-
-def run(params, run_command=_run_command):
-    """netstat_settle's work: (result, error message or None). Start the container (run_argv),
+def run(params, run_command):
+    """netstat_settle's work: (result, error message or None). Start the container (run_argv,
+    through `run_command(argv) -> (rc, stdout, stderr)`: the module's, or the action plugin's),
     wait until it settles, gather its facts (gather), remove it (remove) whatever happened."""
     from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
 

@@ -1313,7 +1313,7 @@ def plain(value, finite=False):
     containers and strings ansible-core hands to plugins become their plain equivalents. With
     `finite`, NaN and infinities become text (strict JSON has no word for them)."""
     if isinstance(value, Mapping):
-        return {str(k): plain(v, finite) for k, v in value.items()}
+        return {_plain_str(k): plain(v, finite) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [plain(v, finite) for v in value]
     if isinstance(value, bool) or value is None:
@@ -1325,7 +1325,15 @@ def plain(value, finite=False):
         return str(value) if finite and not math.isfinite(value) else value
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
-    return str(value)
+    return _plain_str(value)
+
+
+def _plain_str(value):
+    """An exact str: ansible-core's unsafe text (a str subclass whose str() is itself, 2.16 to
+    2.18) becomes plain text that yaml.safe_dump and json can write."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    return str.__str__(str(value))
 
 
 def write_reports(model, directory, formats=None, fail_on="error"):

@@ -16,9 +16,15 @@ import tempfile
 import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The controller's tools come from NETAUDIT_VENV (default: the project's .venv; the version matrix
+# points it at another ansible-core), the managed hosts run NETAUDIT_HOST_PYTHON (default: that
+# venv's python; the matrix runs the modules on the oldest and newest Python they claim).
+VENV = os.environ.get("NETAUDIT_VENV") or os.path.join(REPO, ".venv")
 VENV_PY = os.path.join(REPO, ".venv", "bin", "python")
 PYTHON = VENV_PY if os.path.exists(VENV_PY) else sys.executable
 COLLECTIONS = os.path.join(REPO, ".venv", "collections")
+HOST_PYTHON = os.environ.get("NETAUDIT_HOST_PYTHON") or PYTHON
+ANSIBLE_PLAYBOOK = os.path.join(VENV, "bin", "ansible-playbook")
 
 
 def netns_usable():
@@ -84,7 +90,7 @@ class Netns:
             bounding = ",".join("-" + c.strip() for c in drop_caps.split(","))
             prefix += "setpriv --bounding-set %s --inh-caps -all -- " % bounding
         with open(path, "w") as f:
-            f.write('#!/bin/sh\nexec %s%s "$@"\n' % (prefix, PYTHON))
+            f.write('#!/bin/sh\nexec %s%s "$@"\n' % (prefix, HOST_PYTHON))
         os.chmod(path, 0o755)
         return path
 
@@ -195,7 +201,7 @@ def ansible_env(extra=None):
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
-        "PATH": os.path.join(REPO, ".venv", "bin") + os.pathsep + env.get("PATH", ""),
+        "PATH": os.path.join(VENV, "bin") + os.pathsep + env.get("PATH", ""),
     })
     env.update(extra or {})
     return env
@@ -209,7 +215,7 @@ def run_playbook(workdir, playbook_text, inventory_text, extra_env=None, args=()
         f.write(playbook_text)
     with open(inv, "w") as f:
         f.write(inventory_text)
-    argv = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", inv, pb] + list(args)
+    argv = [ANSIBLE_PLAYBOOK, "-i", inv, pb] + list(args)
     return subprocess.run(argv, capture_output=True, text=True, env=ansible_env(extra_env), cwd=workdir, timeout=timeout,
                           check=False)
 

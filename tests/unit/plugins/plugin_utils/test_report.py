@@ -386,9 +386,9 @@ def test_html_chart_per_host_and_drift(model):
 # -- writing ---------------------------------------------------------------------------------
 
 
-def test_write_reports_all_four(model, tmp_path):
+def test_write_reports_all_five(model, tmp_path):
     paths = _report.write_reports(model, str(tmp_path / "out"))
-    assert sorted(os.path.basename(p) for p in paths.values()) == sorted(["report.json", "junit.xml", "report.md", "report.html"])
+    assert sorted(os.path.basename(p) for p in paths.values()) == sorted(["report.json", "junit.xml", "report.md", "report.html", "report.sarif"])
     assert _report_names(tmp_path / "out") == sorted(os.path.basename(p) for p in paths.values())
     for path in paths.values():
         with open(path, encoding="utf-8") as f:

@@ -119,7 +119,7 @@ def test_one_absurd_host_is_failed_and_the_rest_reported(tmp_path):
     assert by["good"]["verdict"] == "compliant"
     assert by["absurd"]["verdict"] == "failed" and "cannot be reported" in by["absurd"]["error"]
     paths = _report.write_reports(model, str(tmp_path))
-    assert len(paths) == 4
+    assert len(paths) == 5
     data = json.loads((tmp_path / "report.json").read_text())  # strict JSON: no Infinity
     assert {h["host"] for h in data["hosts"]} == {"good", "absurd", "nan"}
 
