@@ -388,7 +388,8 @@ def test_html_chart_per_host_and_drift(model):
 
 def test_write_reports_all_five(model, tmp_path):
     paths = _report.write_reports(model, str(tmp_path / "out"))
-    assert sorted(os.path.basename(p) for p in paths.values()) == sorted(["report.json", "junit.xml", "report.md", "report.html", "report.sarif"])
+    names = ["report.json", "junit.xml", "report.md", "report.html", "report.sarif"]
+    assert sorted(os.path.basename(p) for p in paths.values()) == sorted(names)
     assert _report_names(tmp_path / "out") == sorted(os.path.basename(p) for p in paths.values())
     for path in paths.values():
         with open(path, encoding="utf-8") as f:
