@@ -5,7 +5,9 @@
 # This is a documentation-only module: the work is done by the action plugin of the same name
 # (plugins/action/netstat_baseline.py), on the controller.
 
-from __future__ import annotations
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 DOCUMENTATION = r"""
 module: netstat_baseline

@@ -22,8 +22,8 @@ VENV_BIN = os.path.join(REPO, ".venv", "bin")
 def run(argv, cwd=REPO, env=None, timeout=600):
     res = subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=env or ansible_env(), timeout=timeout,
                          check=False)
-    assert res.returncode == 0, "%s failed (%d):\n%s\n%s" % (" ".join(argv), res.returncode, res.stdout[-3000:],
-                                                          res.stderr[-3000:])
+    why = "%s failed (%d):\n%s\n%s" % (" ".join(argv), res.returncode, res.stdout[-3000:], res.stderr[-3000:])
+    assert res.returncode == 0, why
     return res
 
 
@@ -72,8 +72,8 @@ def test_docs_lint_and_static_site(tmp_path):
     run(["bash", os.path.join(REPO, "scripts", "docsite.sh"), str(site)])
     # offline, the only warnings are the links into docs.ansible.com (intersphinx cannot load it)
     warnings = [line for line in (site / "warnings.log").read_text().splitlines() if "WARNING" in line]
-    bad = [w for w in warnings if not any(k in w for k in ("undefined label", "reference target not found",
-                                                             "failed to reach any of the inventories"))]
+    offline = ("undefined label", "reference target not found", "failed to reach any of the inventories")
+    bad = [w for w in warnings if not any(k in w for k in offline)]
     assert not bad, bad
     html = site / "html" / "collections" / "netaudit" / "netstat"
     pages = sorted(p.name for p in html.glob("*.html"))
@@ -116,5 +116,5 @@ def test_installed_tarball_runs_the_audit(netns, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     report = json.loads((work / "reports" / "report.json").read_text())
     assert [h["host"] for h in report["hosts"]] == [netns.name] and report["hosts"][0]["status"] == "ok"
-    assert sorted(os.listdir(work / "reports")) == [".sets", "junit.xml", "latest", "report.html", "report.json", "report.md",
-                                                  "report.sarif"]
+    names = [".sets", "junit.xml", "latest", "report.html", "report.json", "report.md", "report.sarif"]
+    assert sorted(os.listdir(work / "reports")) == names

@@ -3,6 +3,10 @@
 """The unit and container of a process from /proc/PID/cgroup, in the shapes systemd, Docker,
 containerd, CRI-O, podman and LXC write (v1, hybrid and v2 layouts)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._cgroup import cgroup_path, parse_cgroup

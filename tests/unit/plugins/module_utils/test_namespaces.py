@@ -5,6 +5,10 @@
 HTTP server on a UNIX socket of the test's own, docker-proxy command lines. (The real thing, on a
 Docker daemon and against nsenter ss, is in tests/containers.)"""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import os
 import socket

@@ -6,6 +6,10 @@ The fixtures come from tests/unit/fixtures/netlink/capture.py: real kernel repli
 set of sockets in a throw-away network namespace, plus truncated and malformed variants.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import os
 import socket

@@ -2,6 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The policy engine on synthetic facts shaped per docs/facts.md."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import ast
 import copy
 import os

@@ -4,6 +4,10 @@
 """Namespaces, containers and images in the engine (canned facts in the gatherer's shape; the
 real-daemon tests are in tests/containers): which sockets a rule is about, what a finding names."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy as P

@@ -4,6 +4,10 @@
 """The settle rule of the image gate on a scripted container (a fake clock, a fake runtime):
 exposed ports, stable samples, exit and timeout. The real thing is in tests/containers."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import pytest
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _containers as C

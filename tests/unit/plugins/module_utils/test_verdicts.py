@@ -4,6 +4,10 @@
 """Verdicts: incomplete is not drift, unresolved owners are findings about their socket, and
 waivers match like rules (uids, policy service names, every finding kind)."""
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import copy
 
 import pytest
