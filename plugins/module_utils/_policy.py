@@ -179,7 +179,9 @@ def evaluate(facts, policy, today=None, incomplete_severity=None, fail_on="error
         ctx.now = now
     listeners = [x for x in facts.get("listeners") or [] if isinstance(x, dict)]
     listeners.extend(_published_only(facts))
-    conns = normalise_connections(facts)
+    # the connection list only when a rule reads it (egress, scoped state limits, socket queues):
+    # 500 compact rows per host are parsed for nothing otherwise, 10,000 hosts over
+    conns = normalise_connections(facts) if connections_mode_needed(merged) else None
     _eval_listeners(ctx, listeners)
     _eval_states(ctx, listeners, conns)
     _eval_queues(ctx, listeners, conns)

@@ -26,6 +26,8 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._policy_entry imp
     Entry,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_findings import (
+    Lazy,
+    LazyFields,
     _add_unresolved,
     _listener_match,
     _listener_sortkey,
@@ -86,11 +88,12 @@ def _eval_listeners(ctx, listeners):
 
     for lst in listeners:
         subject = _listener_subject(lst, ctx.spaces)
-        owners = _owners_text(lst.get("processes"))
         if lst.get("kind") == "published":
             owners = "published by %s to port %s (NAT rules, no host socket)" % (
                 ",".join(_scope.container_labels(_scope.socket_containers(lst))) or "a container", lst.get("container_port"))
-        match = _listener_match(lst, ctx.spaces)
+        else:
+            owners = Lazy(lambda lst=lst: _owners_text(lst.get("processes")))
+        match = LazyFields(lambda lst=lst: _listener_match(lst, ctx.spaces))
         skey = _listener_sortkey(lst)
         unresolved = _owner_unresolved(ctx, lst, owner_rules)
         unknown = unresolved is not None

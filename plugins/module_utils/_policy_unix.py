@@ -23,6 +23,8 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._policy_entry imp
     Entry,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_findings import (
+    Lazy,
+    LazyFields,
     _add_unresolved,
     _context_fields,
     _owner_unresolved,
@@ -92,17 +94,21 @@ def _eval_unix(ctx):
     for sock in _unix_sockets(ctx.facts):
         label = ctx.spaces.label(sock)
         subject = "unix %s%s" % (sock["path"], " (%s)" % label if label else "")
-        owners = _owners_text(sock["processes"])
+        owners = Lazy(lambda sock=sock: _owners_text(sock["processes"]))
         unresolved = _owner_unresolved(ctx, sock) if owner_rules else None
-        users, uids = _users_attr(None, sock.get("file_uid"), sock["processes"])
-        match = {
-            "path": sock["path"],
-            "programs": _programs_attr(sock["processes"]),
-            "proto": "unix",
-            "users": users,
-            "uids": uids,
-            **_context_fields(sock, sock["processes"], ctx.spaces)
-        }
+
+        def fields(sock=sock):
+            users, uids = _users_attr(None, sock.get("file_uid"), sock["processes"])
+            return {
+                "path": sock["path"],
+                "programs": _programs_attr(sock["processes"]),
+                "proto": "unix",
+                "users": users,
+                "uids": uids,
+                **_context_fields(sock, sock["processes"], ctx.spaces)
+            }
+
+        match = LazyFields(fields)
         skey = ("unix", 0, sock["path"])
         denied = [d for d in deny if d.matches_unix(sock)]
         allowed = [a for a in allow if a.matches_unix(sock, unresolved is not None)]
