@@ -13,7 +13,6 @@ Prints wall times, per-host costs and peak RSS. Single process, so one core.
 """
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -92,8 +91,9 @@ def main():
     t0 = time.perf_counter()
     fleet = {"host%05d" % i: host_facts(rng, i) for i in range(args.hosts)}
     made = time.perf_counter() - t0
-    policy = [policy_50()]
-    rules = sum(len(policy[0]["listeners"][k]) for k in ("allow", "deny")) + 4 + 3
+    policy = _policy.compile_policy([policy_50()])  # merged and compiled once for the fleet
+    raw = policy_50()
+    rules = sum(len(raw["listeners"][k]) for k in ("allow", "deny")) + len(raw["states"]["tcp"]) + 3
     t0 = time.perf_counter()
     results = {}
     for name, facts in fleet.items():

@@ -18,12 +18,7 @@ command -v pandoc >/dev/null || { echo "docsite: pandoc is missing (apt-get inst
 work=$(mktemp -d /tmp/netaudit-docsite.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 coll="$work/collections/ansible_collections/netaudit/netstat"
-mkdir -p "$coll"
-git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-  [ -e "$f" ] || continue
-  mkdir -p "$coll/$(dirname "$f")"
-  cp -P "$f" "$coll/$f"
-done
+bash "$here/scripts/collection-copy.sh" "$work/collections"
 rst="$coll/docs/docsite/rst"
 mkdir -p "$rst"
 guides=()

@@ -9,12 +9,7 @@ cd "$here"
 work=$(mktemp -d /tmp/netaudit-sanity.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/netaudit/netstat"
-mkdir -p "$dest"
-git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
-  [ -e "$f" ] || continue
-  mkdir -p "$dest/$(dirname "$f")"
-  cp -P "$f" "$dest/$f"
-done
+bash "$here/scripts/collection-copy.sh" "$work"
 cd "$dest"
 # NETAUDIT_VENV: the venv whose ansible-test runs (default .venv; the version matrix passes its own)
 venv=${NETAUDIT_VENV:-$here/.venv}

@@ -125,6 +125,7 @@ __all__ = [
     '_match_text',
     '_published_only',
     'check_facts',
+    'compile_policy',
     'connections_mode_needed',
     'counted',
     'evaluate',
@@ -139,6 +140,14 @@ __all__ = [
     'parse_ports',
     'summarize',
 ]
+
+
+def compile_policy(policy):
+    """The policy merged once, for evaluating many hosts against it: ``evaluate(facts,
+    compile_policy(layers))`` in a loop merges the layers once and compiles each entry once (the
+    compiled entries are kept in the merged policy). Do not change a compiled policy; compile the
+    changed one."""
+    return merge_policies(policy)
 
 
 def _today(today):

@@ -23,7 +23,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._policy_base impo
     _source,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_entry import (
-    Entry,
+    compiled_entries,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_findings import (
     _context_fields,
@@ -36,8 +36,8 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._policy_findings 
 def _eval_egress(ctx, listeners, conns):
     pol = ctx.policy.get("egress") or {}
     default = pol.get("default", "allow")
-    allow = [Entry(e, "egress", "allow", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("allow") or [])]
-    deny = [Entry(e, "egress", "deny", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("deny") or [])]
+    allow = compiled_entries(ctx, "egress", "allow")
+    deny = compiled_entries(ctx, "egress", "deny")
     if not allow and not deny and default != "deny":
         return
     if conns is None:

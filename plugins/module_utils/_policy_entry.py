@@ -243,3 +243,23 @@ class Entry(object):
         if self.users is not None and not _user_matches(self.users, None, sock.get("file_uid"), sock["processes"]):
             return False
         return self.owner_context_matches(sock["processes"], sock)
+
+
+COMPILED_KEY = "__compiled__"
+
+
+def compiled_entries(ctx, section, kind):
+    """The compiled entries of `section.kind` of the merged policy, compiled once per merged
+    policy (a fleet evaluated against one policy compiles it once) and pointed at this host's
+    namespaces."""
+    cache = ctx.policy.get(COMPILED_KEY) if isinstance(ctx.policy.get(COMPILED_KEY), dict) else None
+    if cache is None:
+        cache = ctx.policy[COMPILED_KEY] = {}
+    key = (section, kind)
+    entries = cache.get(key)
+    if entries is None:
+        pol = ctx.policy.get(section) or {}
+        entries = cache[key] = [Entry(e, section, kind, ctx.services, i) for i, e in enumerate(pol.get(kind) or [])]
+    for entry in entries:
+        entry.spaces = ctx.spaces
+    return entries

@@ -13,10 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # pragma: no cover - Python 2
-    from collections import Mapping
+from collections.abc import Mapping
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _scope
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_base import (

@@ -23,7 +23,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._policy_base impo
     _source,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_entry import (
-    Entry,
+    compiled_entries,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_findings import (
     Lazy,
@@ -79,8 +79,8 @@ def _listener_rules_need_owner(allow, deny):
 def _eval_listeners(ctx, listeners):
     pol = ctx.policy.get("listeners") or {}
     default = pol.get("default", "allow")
-    allow = [Entry(e, "listeners", "allow", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("allow") or [])]
-    deny = [Entry(e, "listeners", "deny", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("deny") or [])]
+    allow = compiled_entries(ctx, "listeners", "allow")
+    deny = compiled_entries(ctx, "listeners", "deny")
     owner_rules = _listener_rules_need_owner(allow, deny)
     allow_index, deny_index = _PortIndex(allow), _PortIndex(deny)
     satisfied = {}  # id(entry) -> set of ports seen fully matching

@@ -20,7 +20,7 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._policy_base impo
     _source,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_entry import (
-    Entry,
+    compiled_entries,
 )
 from ansible_collections.netaudit.netstat.plugins.module_utils._policy_findings import (
     Lazy,
@@ -84,8 +84,8 @@ def _unix_sockets(facts):
 def _eval_unix(ctx):
     pol = ctx.policy.get("unix") or {}
     default = pol.get("default", "allow")
-    allow = [Entry(e, "unix", "allow", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("allow") or [])]
-    deny = [Entry(e, "unix", "deny", ctx.services, i, ctx.spaces) for i, e in enumerate(pol.get("deny") or [])]
+    allow = compiled_entries(ctx, "unix", "allow")
+    deny = compiled_entries(ctx, "unix", "deny")
     ww = pol.get("world_writable") or {}
     ww_sev = ww.get("severity")
     ww_allow = [str(p) for p in _as_list(ww.get("allow"))]

@@ -185,3 +185,15 @@ def test_state_limits_per_namespace():
     assert res["findings"][0]["actual"] == "500" and res["findings"][0]["netns"] == "web"
     res = run(fx, [{"policy": "p", "states": {"tcp": {"TIME_WAIT": {"max": 10, "netns": ["pod-*", "host"]}}}}])
     assert rules(res) == [("state-threshold", "tcp TIME_WAIT (pod-a)")]
+
+
+def test_a_compiled_policy_judges_each_host_as_a_fresh_one():
+    """compile_policy(): one merge and one compilation for a fleet; each host still judged with its
+    own namespaces (the compiled entries point at the host being evaluated)."""
+    pol = {"policy": "p", "listeners": {"default": "deny", "allow": [{"port": 22}, {"port": 80, "container": "web"}]}}
+    compiled = P.compile_policy([pol])
+    other = dict(NGINX_IN, netns=POD_NS, container=None, processes=[proc("nginx", 3000)])
+    hosts = [docker_host(SSH, NGINX_IN), docker_host(SSH, STRAY_IN), docker_host(SSH, other), docker_host(SSH, NGINX_IN)]
+    for fx in hosts:
+        assert rules(P.evaluate(fx, compiled, today="2026-06-01")) == rules(run(fx, [pol]))
+    assert rules(P.evaluate(hosts[2], compiled, today="2026-06-01")) == [("wrong-owner", "tcp 0.0.0.0:80 (pod-a)")]
