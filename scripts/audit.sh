@@ -62,7 +62,7 @@ verdict=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("v
 echo
 sed -n '1,40p' "$NETAUDIT_REPORT_DIR/report.md"
 echo
-echo "Verdict: $verdict. Reports: $NETAUDIT_REPORT_DIR/{report.json,junit.xml,report.md,report.html}"
+echo "Verdict: $verdict. Reports: $NETAUDIT_REPORT_DIR/{report.json,junit.xml,report.md,report.html,report.sarif}"
 case "$verdict" in
   compliant) code=0 ;;
   drift) code=1 ;;
