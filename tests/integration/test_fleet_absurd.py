@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A fleet run in which one host's facts are absurd (Infinity, text counts, a process that is a
 number): that host is reported as failed with the field named, every other host as usual, and
-all four reports are written."""
+all five reports are written."""
 import json
 import os
 

@@ -345,7 +345,7 @@ def test_slices_merge_into_the_unsliced_report(fleet, tmp_path):
     assert merged["merged"]["not_audited"] == ["h8"]
     h8 = [h for h in merged["hosts"] if h["host"] == "h8"][0]
     assert h8["verdict"] == "failed" and "not audited" in h8["error"]
-    # without h8 (the inventory of the unsliced run), the four files are the unsliced run's, apart
+    # without h8 (the inventory of the unsliced run), the report files are the unsliced run's, apart
     # from the run metadata
     res = subprocess.run([PYTHON, MERGE, "--dest", str(tmp_path / "merged2"), str(tmp_path / "a"), str(tmp_path / "b")],
                          capture_output=True, text=True, check=False)
