@@ -875,6 +875,15 @@ th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:t
 td{overflow-wrap:anywhere}th,td.rule{white-space:nowrap}
 th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;flex-wrap:wrap;gap:1rem}
+.vf{margin:.2rem 0 .8rem}.vf label{margin-right:1rem;cursor:pointer}
+#vf-bad:checked~.cards .card[data-verdict=compliant],#vf-bad:checked~.cards .card[data-verdict=skipped]{display:none}
+#vf-drift:checked~.cards .card:not([data-verdict=drift]){display:none}
+#vf-inc:checked~.cards .card:not([data-verdict=incomplete]){display:none}
+#vf-down:checked~.cards .card:not([data-verdict=failed]):not([data-verdict=unreachable]){display:none}
+.group-hosts{font-size:.85rem;overflow-wrap:anywhere}
+.vf label{border-bottom:2px solid transparent}
+#vf-all:checked~.vf label[for=vf-all],#vf-bad:checked~.vf label[for=vf-bad],#vf-drift:checked~.vf label[for=vf-drift],
+#vf-inc:checked~.vf label[for=vf-inc],#vf-down:checked~.vf label[for=vf-down]{font-weight:bold;border-color:#1565c0}
 .card{background:#fff;border:1px solid #ddd;border-radius:.4rem;padding:.6rem .8rem;width:22rem}
 .card h3{margin:.1rem 0 .4rem;font-size:1rem;overflow-wrap:anywhere}
 .err{color:#c62828;overflow-wrap:anywhere;white-space:pre-wrap}
@@ -930,6 +939,34 @@ def _html_cell(value, limit=LIMIT_SHORT, mono=False, cls=None):
     classes = " ".join(c for c in ("mono" if mono else None, cls) if c)
     attr = f' class="{classes}"' if classes else ""
     return f"<td{attr}>{html.escape(text, quote=True)}</td>"
+
+
+# Above this many hosts, hosts that agree (audited, the same verdict, the same unwaived findings)
+# share one card in the HTML page, so that 1,000 hosts stay readable.
+GROUP_HOSTS_ABOVE = 50
+
+
+def host_groups(hosts, above=GROUP_HOSTS_ABOVE):
+    """([group, ...], [host, ...]): for more than `above` hosts, the audited hosts that agree
+    (same verdict, same unwaived (rule, subject) findings) in groups of two or more, and the rest;
+    for fewer, no group."""
+    if len(hosts) <= above:
+        return [], list(hosts)
+    by = {}
+    for host in hosts:
+        if host["status"] != "ok":
+            continue
+        unwaived = sorted((f["rule"], to_text(f["subject"])) for f in host["findings"] if not f.get("waived"))
+        key = (host["verdict"], tuple(unwaived))
+        by.setdefault(key, []).append(host)
+    grouped = set()
+    groups = []
+    for key in sorted(by, key=lambda k: (k[0] == "compliant", -len(by[k]), k)):
+        members = by[key]
+        if len(members) > 1:
+            groups.append(members)
+            grouped.update(h["host"] for h in members)
+    return groups, [h for h in hosts if h["host"] not in grouped]
 
 
 def render_html(model):
@@ -1004,8 +1041,28 @@ def render_html(model):
 
     out.append("<h2>Hosts</h2>")
     scale = max([1] + [max(h["counts"].values()) for h in model["hosts"]])
+    # a filter by verdict without any script (the page runs none): radio buttons and CSS
+    out.append('<input type="radio" name="vf" id="vf-all" checked hidden><input type="radio" name="vf" id="vf-bad" hidden>'
+               '<input type="radio" name="vf" id="vf-drift" hidden><input type="radio" name="vf" id="vf-inc" hidden>'
+               '<input type="radio" name="vf" id="vf-down" hidden>')
+    out.append('<div class="vf">show: <label for="vf-all">all</label><label for="vf-bad">not compliant</label>'
+               '<label for="vf-drift">drift</label><label for="vf-inc">incomplete</label>'
+               '<label for="vf-down">failed / unreachable</label></div>')
     out.append('<div class="cards">')
-    for host in model["hosts"]:
+    groups, singles = host_groups(model["hosts"])
+    for group in groups:
+        first = group[0]
+        names = ", ".join(html_text(h["host"]) for h in group)
+        out.append('<div class="card host group" data-verdict="{}">'.format(first["verdict"]))
+        out.append('<h3>{} hosts <span class="verdict {}">{}</span></h3>'.format(
+            len(group), _VERDICT_CLASS[first["verdict"]], first["verdict"]))
+        out.append(_svg_chart(first["counts"], scale, "findings on each of %d hosts by severity" % len(group)))
+        what = ", ".join(sorted({html_text(f["subject"]) for f in first["findings"] if not f.get("waived")})) or "no finding"
+        out.append('<div class="meta">the same on each: {}</div>'.format(what))
+        out.append('<details><summary>the {} hosts</summary><div class="group-hosts">{}</div></details>'.format(
+            len(group), names))
+        out.append("</div>")
+    for host in singles:
         name = html_text(host["host"])
         facts = host["facts"] or {}
         out.append('<div class="card host" data-verdict="{}">'.format(host["verdict"]))

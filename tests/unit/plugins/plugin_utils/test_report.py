@@ -461,3 +461,34 @@ def test_md_text_escapes_everything():
 def _report_names(directory):
     """The report files of a report directory (its `latest` link and `.sets` store aside)."""
     return sorted(n for n in os.listdir(directory) if not n.startswith(".") and n != "latest")
+
+
+def _fleet(n):
+    hosts = {}
+    for i in range(n):
+        findings = []
+        if i % 10 == 0:
+            findings = [{"rule": "unexpected-listener", "severity": "error", "subject": "tcp 0.0.0.0:8080", "message": "m",
+                         "source": "p.yml:3", "waived": None}]
+        hosts["h%04d" % i] = {"status": "ok", "findings": findings}
+    hosts["gone"] = {"status": "unreachable", "error": "ssh: refused"}
+    return _report.build_report(hosts)
+
+
+def test_html_groups_agreeing_hosts_of_a_large_fleet_and_filters_without_script():
+    html = _report.render_html(_fleet(1000))
+    assert "<script" not in html
+    # 100 drifting alike, 900 compliant alike: two group cards, and the unreachable host alone
+    assert html.count('class="card host group"') == 2 and html.count('class="card host"') == 1
+    assert "100 hosts" in html and "900 hosts" in html and "the same on each: tcp 0.0.0.0:8080" in html
+    assert html.index("100 hosts") < html.index("900 hosts")  # drift first
+    for fid in ("vf-all", "vf-bad", "vf-drift", "vf-inc", "vf-down"):
+        assert 'id="%s"' % fid in html and 'for="%s"' % fid in html
+    assert len(html) < 200000  # stays a page, not 1,000 cards
+    # every host is still named (in its group's list)
+    assert all("h%04d" % i in html for i in range(0, 1000, 37))
+
+
+def test_html_small_fleet_keeps_a_card_per_host():
+    html = _report.render_html(_fleet(20))
+    assert 'class="card host group"' not in html and html.count('class="card host"') == 21
