@@ -78,7 +78,8 @@ def _wait_listen(netns, port, name=None):
 
     deadline = time.time() + 15
     while time.time() < deadline:
-        socks = [s for s in ss_inet(netns) if s["local_port"] == port and s["state"] == "LISTEN"]
+        # listening and held: ss -p may see the socket a moment before it can name its process
+        socks = [s for s in ss_inet(netns) if s["local_port"] == port and s["state"] == "LISTEN" and s["pids"]]
         if socks:
             return socks[0]
         time.sleep(0.1)
