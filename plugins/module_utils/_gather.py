@@ -314,21 +314,29 @@ class _Space(object):
         self.sample = None
 
 
-def _container_namespaces(spaces, runtime, proc_root):
-    """{container id: namespace inode} for the processes of the given namespaces (their cgroups)."""
-    out = {}
-    for ns in spaces.values():
-        for pid in ns.pids[:MAX_NS_PIDS]:
-            cg = read_cgroup(proc_root, pid)
-            if cg and cg["container"]:
-                cid = cg["container"]["id"]
-                out.setdefault(cid, ns.inode)
-                if not any(c["id"] == cid for c in ns.containers):
-                    ns.containers.append(runtime.describe(cid, cg["container"]["runtime"]) if runtime else dict(cg["container"]))
-    return out
+class _NsContainers(object):
+    """The containers whose processes are in a foreign namespace, from their cgroups: read once
+    per namespace, whether a `container:` selector or the naming of the namespaces asks first.
+    The module's own namespace is never read: a `--network host` container's process there does
+    not make the host's namespace that container's."""
+
+    def __init__(self, proc_root):
+        self.proc_root = proc_root
+        self._ids = {}
+
+    def ids(self, ns):
+        """[(container id, runtime kind)] of the namespace, in the order of its pids."""
+        got = self._ids.get(ns.inode)
+        if got is None:
+            got = self._ids[ns.inode] = []
+            for pid in ns.pids[:MAX_NS_PIDS]:
+                cg = read_cgroup(self.proc_root, pid)
+                if cg and cg["container"] and all(cid != cg["container"]["id"] for cid, _kind in got):
+                    got.append((cg["container"]["id"], cg["container"]["runtime"]))
+        return got
 
 
-def _plan(options, current_inode, runtime_of):
+def _plan(options, current_inode, runtime_of, ns_containers):
     """[_Space] to read, the primary first, and [reason] for selectors that name nothing."""
     proc_root = options.proc_root
     if options.namespaces == "current":
@@ -372,7 +380,11 @@ def _plan(options, current_inode, runtime_of):
                 name = text[len("container:"):]
                 runtime = runtime_of()
                 ids = runtime.find(name) if runtime is not None else []
-                owners = _container_namespaces(found, runtime, proc_root)
+                owners = {}
+                for inode, other in found.items():
+                    if inode != current_inode:
+                        for cid, _kind in ns_containers.ids(other):
+                            owners.setdefault(cid, inode)
                 hits = sorted({owners[cid] for cid in ids if cid in owners})
                 if not ids:
                     # no runtime, or it does not know the name: an id (prefix) from the cgroups
@@ -569,7 +581,7 @@ def gather(options):
         # Every socket is listed with its owners: one full walk first, so that the dump can turn
         # each socket into its row at once instead of keeping 200k records for a later lookup.
         resolver = OwnerResolver(options.proc_root)
-    current_inode = _netns.link_inode(_netns_link(options.proc_root) or "")
+    current_inode = _netns.netns_inode(options.proc_root)
     runtime_box = []
 
     def runtime_of():
@@ -582,7 +594,8 @@ def gather(options):
     if options.namespaces != "current" and current_inode is None:
         raise NetstatError("namespaces: %s needs %s/self/ns/net, which cannot be read here" % (
             options.namespaces, options.proc_root))
-    spaces, missing, found = _plan(options, current_inode, runtime_of)
+    ns_container_ids = _NsContainers(options.proc_root)
+    spaces, missing, found = _plan(options, current_inode, runtime_of, ns_container_ids)
     # On a host that runs containers, the ports they publish are known before the sockets are read:
     # a UDP port published in the ephemeral range is still a listener.
     published_ports = None
@@ -628,8 +641,9 @@ def gather(options):
         for inode, smp in tagged:
             suffix = " %d" % inode
             rows.extend(row + suffix for row in smp.rows or [])
-            last.row_owners.update(smp.row_owners if smp is not last else {})
-            last.unowned += smp.unowned if smp is not last else 0
+            if smp is not last:  # the primary's own are already in `last`
+                last.row_owners.update(smp.row_owners)
+                last.unowned += smp.unowned
         last.rows = rows
 
     warnings = []
@@ -753,11 +767,12 @@ def gather(options):
             cont = proc.get("container")
             if isinstance(cont, dict) and cont.get("id"):
                 proc["container"] = runtime.describe(cont["id"], cont.get("runtime"))
-        _container_namespaces(dict((sp.ns.inode, sp.ns) for sp in spaces if not sp.current), runtime, options.proc_root)
         if runtime.errors:
             warnings.extend("container runtime: %s" % e for e in runtime.errors)
-    elif multi:
-        _container_namespaces(dict((sp.ns.inode, sp.ns) for sp in spaces if not sp.current), None, options.proc_root)
+    for sp in spaces:
+        if not sp.current:
+            sp.ns.containers = [runtime.describe(cid, kind) if runtime is not None else {"id": cid, "runtime": kind}
+                                for cid, kind in ns_container_ids.ids(sp.ns)]
     ns_containers = dict((sp.ns.inode, sp.ns.containers) for sp in spaces)
 
     def container_of(netns, processes_):

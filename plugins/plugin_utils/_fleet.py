@@ -125,7 +125,8 @@ def compare(model, previous, today=None, waiver_warn_days=14):
     audited both times), and the waivers that expire within `waiver_warn_days` days."""
     today = _today(today)
     this_date = _generated(model).date().isoformat() if model.get("generated") else today.isoformat()
-    before = {}
+    before = {}  # finding key -> the previous finding
+    before_by_host = {}  # host -> [key], to find what is gone without scanning every host's findings
     audited_before = set()
     if previous is not None:
         for host in previous.get("hosts") or []:
@@ -135,7 +136,10 @@ def compare(model, previous, today=None, waiver_warn_days=14):
                 audited_before.add(host.get("host"))
             for f in host.get("findings") or []:
                 if isinstance(f, dict) and not f.get("waived"):
-                    before[finding_key(host.get("host"), f)] = f
+                    key = finding_key(host.get("host"), f)
+                    if key not in before:
+                        before_by_host.setdefault(host.get("host"), []).append(key)
+                    before[key] = f
     fleet = {"new": 0, "open": 0, "resolved": 0}
     hosts_changes = []
     for host in model["hosts"]:
@@ -158,10 +162,12 @@ def compare(model, previous, today=None, waiver_warn_days=14):
                 still.append(f)
         resolved = []
         if host["status"] == "ok" and name in audited_before:
-            for key, old in sorted(before.items(), key=lambda kv: tuple(str(x) for x in kv[0])):
-                if key[0] == name and key not in now_keys:
-                    resolved.append({"rule": old.get("rule"), "subject": old.get("subject"), "severity": old.get("severity"),
-                                     "first_seen": old.get("first_seen")})
+            gone = sorted((key for key in before_by_host.get(name, ()) if key not in now_keys),
+                          key=lambda k: tuple(str(x) for x in k))
+            for key in gone:
+                old = before[key]
+                resolved.append({"rule": old.get("rule"), "subject": old.get("subject"), "severity": old.get("severity"),
+                                 "first_seen": old.get("first_seen")})
         host["changes"] = {"new": len(new), "open": len(still), "resolved": resolved}
         fleet["new"] += len(new)
         fleet["open"] += len(still)

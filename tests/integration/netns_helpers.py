@@ -95,11 +95,14 @@ class Netns:
         return path
 
     def delete(self):
+        # whatever a process was started with, the namespace goes: a cleanup that raises half way
+        # leaves the namespace behind on the machine
         for proc in self.procs:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
+            if proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

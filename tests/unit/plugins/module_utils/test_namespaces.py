@@ -69,20 +69,20 @@ def test_selectors(tmp_path):
     (tmp_path / "proc" / "self" / "ns").mkdir()
     os.symlink("net:[4026531833]", str(tmp_path / "proc" / "self" / "ns" / "net"))
     spaces, missing, found = G._plan(_options(root, ["blue", "pid:50", "4026532700", "current", "blue"]), 4026531833,
-                                     lambda: None)
+                                     lambda: None, G._NsContainers(root))
     assert [s.ns.inode for s in spaces] == [4026532500, 4026532600, 4026532700, 4026531833]
     assert spaces[0].primary and not spaces[0].current and spaces[3].current
     assert [s.selector for s in spaces] == ["blue", "pid:50", "4026532700", "current"]
     assert missing == []
     # the container id (prefix) from the cgroups when no runtime answers
     spaces, missing, found = G._plan(_options(root, ["container:cccccccc", "container:nosuch", "pid:999", "red"]),
-                                     4026531833, lambda: None)
+                                     4026531833, lambda: None, G._NsContainers(root))
     assert [s.ns.inode for s in spaces] == [4026532600]
     assert len(missing) == 3
     assert any("container:nosuch" in m and "no runtime API answered" in m for m in missing)
     assert any("pid:999" in m for m in missing) and any("red:" in m for m in missing)
     # all: the current namespace first (primary), then every other one by inode
-    spaces, missing, found = G._plan(_options(root, "all"), 4026531833, lambda: None)
+    spaces, missing, found = G._plan(_options(root, "all"), 4026531833, lambda: None, G._NsContainers(root))
     assert [s.ns.inode for s in spaces] == [4026531833, 4026532500, 4026532600, 4026532700]
     assert spaces[0].primary and spaces[0].current
 
