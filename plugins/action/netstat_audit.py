@@ -14,8 +14,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_loader
-from ansible_collections.netaudit.netstat.plugins.plugin_utils import _console
-from ansible_collections.netaudit.netstat.plugins.plugin_utils._report import facts_summary
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _audit
 
 FACTS_MODULE = "netaudit.netstat.netstat_facts"
 RESULT_KEY = "netstat_audit"
@@ -37,20 +36,11 @@ ARGUMENT_SPEC = {
 }
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def _seconds(value):
-    """max_facts_age as seconds: a number, or text like 90m, 24h, 2d (None: no limit)."""
-    if value is None or value == "":
-        return None
-    text = str(value).strip().lower()
     try:
-        if text[-1:] in _UNITS:
-            return float(text[:-1]) * _UNITS[text[-1]]
-        return float(text)
-    except ValueError:
-        raise AnsibleActionFail("max_facts_age: %r is not a duration (seconds, or a number with s, m, h, d or w: 24h)" % (value,))
+        return _audit.parse_duration(value)
+    except ValueError as exc:
+        raise AnsibleActionFail(str(exc))
 
 
 def _listener_line(lst):
@@ -152,13 +142,13 @@ class ActionModule(ActionBase):
             if facts is None:
                 facts = self._gather(loaded.layers, args.get("gather"), task_vars)
             # 3. evaluate
-            host = _policy.evaluate(
+            host = _audit.audit(
                 facts,
-                loaded.layers,
+                loaded,
+                fail_on=args["fail_on"],
+                allow_incomplete=args["allow_incomplete"],
                 today=args.get("today"),
                 max_age=_seconds(args.get("max_facts_age")),
-                incomplete_severity="info" if args["allow_incomplete"] else None,
-                fail_on=args["fail_on"],
             )
         except _policy.PolicyEvalError as exc:
             result.update(failed=True, msg="cannot evaluate the policy: %s" % to_text(exc))
@@ -172,13 +162,8 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg=to_text(exc))
             return result
 
-        host["policy_files"] = list(loaded.files)
-        host["fail_on"] = args["fail_on"]
-        # what the report shows of the facts (backend, completeness, counts), so that an audit
-        # needs no separate netstat_facts task
-        host["facts_summary"] = facts_summary(facts)
-        failed = _policy.fails(host, args["fail_on"])
-        host["fails"] = failed
+        failed = host["fails"]
+        console = host.pop("console")
         result.update(
             verdict=host["verdict"],
             compliant=host["compliant"],
@@ -200,8 +185,8 @@ class ActionModule(ActionBase):
             result["diff"] = diff
             # Ansible only displays a diff for a changed task: in diff mode, listener drift is a change.
             result["changed"] = diff["before"] != diff["after"]
-        result["console"] = _console.console_lines(host, args["fail_on"])
-        result["msg"] = "\n".join(result["console"])
+        result["console"] = console
+        result["msg"] = "\n".join(console)
         if failed:
             result["failed"] = True
         return result

@@ -130,6 +130,34 @@ class Options:
             raise NetstatError("interval must not be negative, got %r" % (self.interval,))
 
 
+# The options of netaudit.netstat.netstat_facts, as an AnsibleModule argument_spec; every front end
+# (the Ansible module, the Salt execution module) validates its arguments against this one spec.
+ARGUMENT_SPEC = dict(
+    protocols=dict(type="list", elements="str", choices=["tcp", "udp", "unix"], default=["tcp", "udp", "unix"]),
+    families=dict(type="list", elements="str", choices=["ipv4", "ipv6"], default=["ipv4", "ipv6"]),
+    connections=dict(type="str", choices=["none", "counts", "summary", "full", "compact"], default="counts"),
+    unix=dict(type="str", choices=["none", "listening", "bound", "all"], default="bound"),
+    owners=dict(type="bool", default=True),
+    owner_scan=dict(type="str", choices=["until_found", "all"], default="until_found"),
+    services=dict(type="bool", default=False),
+    samples=dict(type="int", default=1),
+    interval=dict(type="float", default=1.0),
+    backend=dict(type="str", choices=["auto", "netlink", "procfs", "psutil"], default="auto"),
+    proc_root=dict(type="path", default="/proc"),
+    namespaces=dict(type="raw", default="current"),
+    container_runtime=dict(type="str", choices=["auto", "none"], default="auto"),
+    container_sockets=dict(type="list", elements="path", default=list(_containers.DEFAULT_SOCKETS)),
+)
+
+
+def options_from(params):
+    """Options from validated parameters (ARGUMENT_SPEC's names; the namespaces option as given)."""
+    kwargs = dict((name, params[name]) for name in ARGUMENT_SPEC if name in params)
+    if "namespaces" in kwargs:
+        kwargs["namespaces"] = namespaces_option(kwargs["namespaces"])
+    return Options(**kwargs)
+
+
 def _make_backend(name, options):
     if name == "procfs":
         from ansible_collections.netaudit.netstat.plugins.module_utils._procfs import ProcfsBackend

@@ -558,47 +558,14 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import NetstatError
-from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather, namespaces_option
+from ansible_collections.netaudit.netstat.plugins.module_utils._gather import ARGUMENT_SPEC, gather, options_from
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            protocols=dict(type="list", elements="str", choices=["tcp", "udp", "unix"], default=["tcp", "udp", "unix"]),
-            families=dict(type="list", elements="str", choices=["ipv4", "ipv6"], default=["ipv4", "ipv6"]),
-            connections=dict(type="str", choices=["none", "counts", "summary", "full", "compact"], default="counts"),
-            unix=dict(type="str", choices=["none", "listening", "bound", "all"], default="bound"),
-            owners=dict(type="bool", default=True),
-            owner_scan=dict(type="str", choices=["until_found", "all"], default="until_found"),
-            services=dict(type="bool", default=False),
-            samples=dict(type="int", default=1),
-            interval=dict(type="float", default=1.0),
-            backend=dict(type="str", choices=["auto", "netlink", "procfs", "psutil"], default="auto"),
-            proc_root=dict(type="path", default="/proc"),
-            namespaces=dict(type="raw", default="current"),
-            container_runtime=dict(type="str", choices=["auto", "none"], default="auto"),
-            container_sockets=dict(type="list", elements="path", default=["/var/run/docker.sock", "/run/podman/podman.sock"]),
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
-        options = Options(
-            protocols=params["protocols"],
-            families=params["families"],
-            connections=params["connections"],
-            unix=params["unix"],
-            owners=params["owners"],
-            owner_scan=params["owner_scan"],
-            services=params["services"],
-            samples=params["samples"],
-            interval=params["interval"],
-            backend=params["backend"],
-            proc_root=params["proc_root"],
-            namespaces=namespaces_option(params["namespaces"]),
-            container_runtime=params["container_runtime"],
-            container_sockets=params["container_sockets"],
-        )
+        options = options_from(params)
         if params["backend"] == "psutil":
             from ansible_collections.netaudit.netstat.plugins.module_utils._psutil import PSUTIL_IMPORT_ERROR
 

@@ -458,7 +458,7 @@ def build_report(hosts, playbook=None, generated=None, extra=None):
             )
     entries.sort(key=lambda h: h["host"])
     if generated is None:
-        generated = datetime.datetime.now(datetime.UTC)
+        generated = datetime.datetime.now(datetime.timezone.utc)
     if isinstance(generated, datetime.datetime):
         generated = generated.replace(microsecond=0).isoformat()
     verdicts = {v: 0 for v in VERDICTS}
