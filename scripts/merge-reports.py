@@ -56,7 +56,7 @@ def main(argv=None):
     print("merge-reports: fleet %s: %d hosts from %d slice(s), %d reported twice, %d not audited; reports in %s" % (
         model["verdict"], model["summary"]["hosts"], len(m["slices"]), len(m["duplicates"]), len(m["not_audited"]),
         args.dest))
-    return {"compliant": 0, "drift": 1, "incomplete": 3}.get(model["verdict"], 4)
+    return fleet.exit_code(model)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,23 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Salt for the Salt front end's tests and benchmark (salt/, tests/salt): its own venv, so that
+# Salt's pins and ansible-core's never meet.
+if [ "${NETAUDIT_WITH_TEST_TOOLS:-0}" = 1 ] || [ "${NETAUDIT_WITH_SALT:-0}" = 1 ]; then
+  sstamp=.venv-salt/.requirements.sha
+  swant=$(sha256sum requirements-salt.txt | cut -d' ' -f1)
+  if [ ! -x .venv-salt/bin/salt-call ] || [ "$(cat "$sstamp" 2>/dev/null)" != "$swant" ]; then
+    echo "setup: installing Salt into .venv-salt (pip output in .venv-salt/pip.log)"
+    [ -x .venv-salt/bin/python ] || "$py" -m venv .venv-salt
+    if ! .venv-salt/bin/python -m pip install -r requirements-salt.txt >.venv-salt/pip.log 2>&1; then
+      tail -n 30 .venv-salt/pip.log >&2
+      echo "setup: pip failed for Salt; the whole log is .venv-salt/pip.log" >&2
+      exit 1
+    fi
+    echo "$swant" > "$sstamp"
+  fi
+fi
+
 # The collection, where ansible looks for it: .venv/collections/ansible_collections/netaudit/netstat
 coll=.venv/collections/ansible_collections/netaudit
 mkdir -p "$coll"

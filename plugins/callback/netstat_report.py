@@ -380,19 +380,10 @@ class CallbackModule(CallbackBase):
     def _previous(self, directory):
         """The previous report model to compare with, None (no previous report: every finding is
         new), or False (comparison off)."""
-        given = self.get_option("compare_with")
-        if given and str(given).lower() == "none":
-            return False
-        path = given or os.path.join(directory, _report.LATEST, "report.json")
-        if not os.path.exists(path):
-            if given:
-                self._display.warning("netstat_report: compare_with %s does not exist; every finding is new" % path)
-            return None
-        try:
-            return _fleet.read_model(path)
-        except _fleet.MergeError as exc:
-            self._display.warning("netstat_report: cannot compare with the previous report: %s" % exc)
-            return None
+        model, warning = _fleet.previous(directory, self.get_option("compare_with"))
+        if warning:
+            self._display.warning("netstat_report: %s" % warning)
+        return model
 
     def _progress(self, name):
         """A line every N hosts done (N: the option, or about a tenth of the play), never a flood."""

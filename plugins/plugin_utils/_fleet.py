@@ -100,8 +100,40 @@ def merge_files(paths, expected_hosts=None, playbook=None, compare_with=None, wa
     return compare(model, read_model(compare_with) if compare_with else None, waiver_warn_days=waiver_warn_days)
 
 
+def publish(model, directory, formats=None, fail_on="error", compare_with=None, waiver_warn_days=14):
+    """Compare `model` with the previous report (see previous()) and write its report files to
+    `directory` as the report callback does. Returns ({format: path}, [warnings]); raises
+    _report.ReportError when nothing could be written."""
+    before, warning = previous(directory, compare_with)
+    if before is not False:
+        compare(model, before, waiver_warn_days=waiver_warn_days)
+    paths = _report.write_reports(model, directory, formats=formats, fail_on=fail_on)
+    return paths, [warning] if warning else []
+
+
+def exit_code(model):
+    """The audit gate's exit code for a fleet: 0 compliant, 1 drift, 3 incomplete, 4 a host could
+    not be audited (failed, unreachable, not audited)."""
+    return {"compliant": 0, "drift": 1, "incomplete": 3}.get(model.get("verdict"), 4)
+
+
 # ---------------------------------------------------------------------------------------------
 # what changed since the previous report
+
+
+def previous(directory, compare_with=None):
+    """(model, warning) of the report to compare a new one with: `compare_with` (a report.json;
+    "none" turns comparison off: model False), else the last report written to `directory`.
+    model None: no previous report (every finding is new); warning: text to show, or None."""
+    if compare_with and str(compare_with).lower() == "none":
+        return False, None
+    path = compare_with or os.path.join(directory, _report.LATEST, "report.json")
+    if not os.path.exists(path):
+        return None, ("compare_with %s does not exist; every finding is new" % path) if compare_with else None
+    try:
+        return read_model(path), None
+    except MergeError as exc:
+        return None, "cannot compare with the previous report: %s" % exc
 
 
 def finding_key(host, finding):

@@ -26,11 +26,9 @@ CLI examples::
 from __future__ import absolute_import, division, print_function
 
 import copy
-import importlib
 import logging
 import os
 import sys
-import types
 
 try:
     from salt.exceptions import CommandExecutionError, SaltInvocationError
@@ -41,8 +39,6 @@ __virtualname__ = "netstat"
 
 log = logging.getLogger(__name__)
 
-PKG = "ansible_collections.netaudit.netstat.plugins"
-UTILS_NAME = "netaudit_netstat"
 POLICY_URL = "salt://netaudit_netstat/policies"
 DEFAULT_POLICY = "netaudit.netstat/default.yml"
 PILLAR_KEY = "netaudit_netstat:policies"
@@ -54,73 +50,23 @@ def _opts():
     return globals().get("__opts__") or {}
 
 
-def _roots():
-    """Where the synced engine may be: the minion's extension modules, utils_dirs, and the
-    file_roots tree this module itself was loaded from (module_dirs pointing at salt/_modules)."""
-    opts = _opts()
-    dirs = []
-    ext = opts.get("extension_modules")
-    if ext:
-        dirs.append(os.path.join(ext, "utils", UTILS_NAME))
-    for d in opts.get("utils_dirs") or []:
-        dirs.append(os.path.join(d, UTILS_NAME))
-    here = os.path.dirname(os.path.abspath(__file__))
-    dirs.append(os.path.join(os.path.dirname(here), "_utils", UTILS_NAME))
-    return dirs
-
-
-def _stamp(root):
-    """Changes when a sync changes the engine's files: a long-running minion then re-imports."""
-    out = []
-    for sub in ("module_utils", "plugin_utils"):
-        d = os.path.join(root, sub)
-        for name in sorted(os.listdir(d)):
-            if name.endswith(".py"):
-                st = os.stat(os.path.join(d, name))
-                out.append((sub, name, st.st_mtime_ns, st.st_size))
-    return (root, tuple(out))
-
-
-def _stub(name, path):
-    mod = types.ModuleType(name)
-    mod.__path__ = list(path)
-    mod.__package__ = name
-    sys.modules[name] = mod
-    return mod
+def _util(name):
+    """The collection's gatherer and engine, from salt/_utils/netaudit_netstat_engine.py."""
+    util = (globals().get("__utils__") or {}).get("netaudit_netstat_engine." + name)
+    if util is None:
+        raise ImportError("the netaudit_netstat_engine util is not on this minion: run saltutil.sync_all (or "
+                          "sync_utils) with salt/ of the collection in file_roots")
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_utils")
+    return util(_opts(), extra_dirs=[here])
 
 
 def _engine():
-    """The collection's modules, imported from the synced files under their collection names.
-    Raises ImportError naming where they were looked for."""
-    dirs = _roots()
-    root = next((d for d in dirs if os.path.isfile(os.path.join(d, "module_utils", "_gather.py"))), None)
-    if root is None:
-        raise ImportError("the netaudit.netstat engine is not on this minion (looked in %s); run "
-                          "saltutil.sync_all (or sync_utils) with salt/ of the collection in file_roots" % ", ".join(dirs))
-    stamp = _stamp(root)
-    plugins = sys.modules.get(PKG)
-    if getattr(plugins, "__netaudit_stamp__", None) != stamp:
-        for name in [n for n in sys.modules if n == PKG or n.startswith(PKG + ".")]:
-            del sys.modules[name]
-        for name in ("ansible_collections", "ansible_collections.netaudit", "ansible_collections.netaudit.netstat"):
-            if name not in sys.modules:
-                _stub(name, [])
-        plugins = _stub(PKG, [])
-        plugins.__netaudit_stamp__ = stamp
-        for sub in ("module_utils", "plugin_utils"):
-            setattr(plugins, sub, _stub(PKG + "." + sub, [os.path.join(root, sub)]))
-    ns = types.SimpleNamespace(root=root)
-    for name in ("module_utils._common", "module_utils._gather", "module_utils._policy"):
-        setattr(ns, name.split(".")[1].lstrip("_"), importlib.import_module(PKG + "." + name))
-    return ns
+    return _util("engine")
 
 
 def _controller():
-    """The policy loader, the audit and learn mode (they need PyYAML; validation needs jsonschema)."""
-    ns = _engine()
-    for name in ("plugin_utils._policy_loader", "plugin_utils._audit", "plugin_utils._baseline", "plugin_utils._report"):
-        setattr(ns, name.split(".")[1].lstrip("_"), importlib.import_module(PKG + "." + name))
-    return ns
+    """With the policy loader, the audit and learn mode (PyYAML; validation needs jsonschema)."""
+    return _util("controller")
 
 
 def __virtual__():
@@ -167,9 +113,6 @@ def _coerce(name, value, spec):
             value = str(value)
             if kind == "path":
                 value = os.path.expanduser(os.path.expandvars(value))
-            if spec.get("choices") and value not in spec["choices"]:
-                raise SaltInvocationError("%s: %r is not one of %s" % (name, value, ", ".join(spec["choices"])))
-            return value
         if kind == "list":
             if isinstance(value, str):
                 value = [p.strip() for p in value.split(",") if p.strip()]
@@ -183,7 +126,9 @@ def _coerce(name, value, spec):
             return value
     except (TypeError, ValueError, OverflowError):
         raise SaltInvocationError("%s: %r is not a%s %s" % (name, value, "n" if kind[0] in "aeiou" else "", kind))
-    return value  # raw
+    if kind in ("str", "path") and spec.get("choices") and value not in spec["choices"]:
+        raise SaltInvocationError("%s: %r is not one of %s" % (name, value, ", ".join(spec["choices"])))
+    return value  # raw, or a str that passed
 
 
 def _params(spec, given, what):
