@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh) and run every test stage: lint, unit, integration (network namespaces,
-# needs root), containers (a real Docker daemon), ansible-test sanity and molecule. Stops at the first failing stage.
+# needs root), containers (a real Docker daemon), salt (real Salt), the version matrix, ansible-test sanity and molecule. Stops at the first failing stage.
 # NETAUDIT_SKIP="sanity molecule" skips stages by name (for quick local runs; CI runs them all).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +51,7 @@ scratch=$(mktemp -d /tmp/netaudit-test.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
 lint() {
-  ruff check plugins tests benchmarks scripts
+  ruff check plugins tests benchmarks scripts salt
   yamllint -s policies playbooks molecule changelogs meta galaxy.yml .ansible-lint
   XDG_CACHE_HOME="$scratch/cache" ANSIBLE_HOME="$scratch/ansible" ansible-lint --nocolor -q
 }
@@ -71,6 +71,9 @@ stage unit run_pytest tests/unit
 stage integration run_pytest tests/integration
 # A real Docker daemon (Debian's docker.io, started by scripts/docker.sh and stopped at the end).
 NETAUDIT_REQUIRE_DOCKER=1 stage containers run_pytest tests/containers
+# The Salt front end through real Salt (.venv-salt): salt-call --local in namespaces, and a
+# salt-master with minions on a namespace's loopback.
+NETAUDIT_REQUIRE_SALT=1 stage salt run_pytest tests/salt
 # The oldest and newest ansible-core and Pythons the collection claims (see the README).
 stage matrix bash scripts/matrix.sh
 stage sanity bash scripts/sanity.sh

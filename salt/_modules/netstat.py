@@ -25,6 +25,10 @@ CLI examples::
 
 from __future__ import absolute_import, division, print_function
 
+# Salt's loader gives this module __salt__, __opts__, __context__ and __utils__ (ruff knows them
+# as builtins, see ruff.toml; pylint does not).
+# pylint: disable=undefined-variable
+
 import copy
 import logging
 import os
@@ -312,7 +316,8 @@ def audit(policy=None, fail_on="error", allow_incomplete=False, today=None, max_
     gather_options = dict(gather or {})
     gather_options.update((k, v) for k, v in kwargs.items() if not str(k).startswith("__"))
     try:
-        fail_on = _params({"fail_on": {"type": "str", "choices": list(ns.audit.FAIL_ON)}}, {"fail_on": fail_on}, "netstat.audit")["fail_on"]
+        fail_spec = {"fail_on": {"type": "str", "choices": list(ns.audit.FAIL_ON)}}
+        fail_on = _params(fail_spec, {"fail_on": fail_on}, "netstat.audit")["fail_on"]
         allow_incomplete = _truth("allow_incomplete", allow_incomplete)
         return_facts = _truth("return_facts", return_facts)
         max_age = ns.audit.parse_duration(max_facts_age)

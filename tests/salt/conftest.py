@@ -14,7 +14,6 @@ from netns_helpers import Netns, netns_usable  # noqa: E402
 from salt_helpers import LocalMinion, salt_usable  # noqa: E402
 
 
-
 def _require(check):
     ok, why = check()
     if not ok:

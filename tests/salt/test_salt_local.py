@@ -135,7 +135,8 @@ def test_audit_exit_codes_and_verdicts(netns, minion, tmp_path):
     policy = yaml.safe_load((tmp_path / "learned.yml").read_text())
     policy["listeners"]["allow"].append({"proto": "tcp", "port": int(port), "bind": "loopback", "program": "python3"})
     (tmp_path / "more.yml").write_text(yaml.safe_dump(policy))
-    netns.start(["python3", "-c", "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+    netns.start(["python3", "-c", "import socket,sys; s=socket.socket(); "
+                 "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
                  "s.bind(('127.0.0.1', %s)); s.listen(); print('READY', flush=True); sys.stdin.read()" % port])
     rc, out, err = minion.call(["netstat.audit", "policy=%s" % (tmp_path / "more.yml")], ns=netns)
     assert (rc, out["verdict"]) == (0, "compliant"), out
@@ -169,7 +170,8 @@ def test_audit_policy_from_the_file_server_with_extends(netns, minion):
     rc, out, err = minion.call(["netstat.audit", "policy=salt://pol/web.yml"], ns=netns)
     assert rc == 1, (out, err)
     rules = sorted((f["rule"], f["subject"], f["source"].rsplit(":", 1)[0]) for f in out["findings"])
-    assert rules == [("forbidden-listener", "tcp 127.0.0.1:23", "pol/base.yml"), ("missing-listener", "tcp port 80", "pol/web.yml")]
+    assert rules == [("forbidden-listener", "tcp 127.0.0.1:23", "pol/base.yml"),
+                     ("missing-listener", "tcp port 80", "pol/web.yml")]
     assert out["policies"] == ["base", "web"]
 
 
