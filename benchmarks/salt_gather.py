@@ -92,8 +92,9 @@ def main():
         med = {k: statistics.median(v) for k, v in times.items()}
         version = subprocess.run([SALT_CALL, "--version"], capture_output=True, text=True, check=False).stdout.strip()
         print("salt_gather: %s; %d loopback connections (%d sockets) + %d listener processes in one namespace; "
-              "%d rounds, medians; machine: %s, %d cores" % (version, args.connections, 2 * args.connections + 1,
-                                                            args.listeners, args.repeat, os.uname().machine, os.cpu_count()))
+              "%d rounds, medians; machine: %s, %d cores" % (
+                  version, args.connections, 2 * args.connections + 1, args.listeners, args.repeat,
+                  os.uname().machine, os.cpu_count()))
         ping = med[order[0]]
         ref = med[order[1]]
         print("  %-36s %9s %10s %12s %10s" % ("", "median s", "/ netstat", "above ping", "output"))

@@ -50,10 +50,12 @@ run_pytest() {
 scratch=$(mktemp -d /tmp/netaudit-test.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
+# A stage function runs as an `if` condition, where set -e does not apply: chain the commands so
+# that any one failing fails the stage.
 lint() {
-  ruff check plugins tests benchmarks scripts salt
-  yamllint -s policies playbooks molecule changelogs meta galaxy.yml .ansible-lint
-  XDG_CACHE_HOME="$scratch/cache" ANSIBLE_HOME="$scratch/ansible" ansible-lint --nocolor -q
+  ruff check plugins tests benchmarks scripts salt &&
+    yamllint -s policies playbooks molecule changelogs meta galaxy.yml .ansible-lint &&
+    XDG_CACHE_HOME="$scratch/cache" ANSIBLE_HOME="$scratch/ansible" ansible-lint --nocolor -q
 }
 
 # Nothing of the suite may stay outside the checkout: no copy of the collection in ~/.ansible.

@@ -16,6 +16,8 @@ from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _policy_loader
 from ansible_collections.netaudit.netstat.plugins.plugin_utils import _audit
 
+_policy_loader.warm()
+
 FACTS_MODULE = "netaudit.netstat.netstat_facts"
 RESULT_KEY = "netstat_audit"
 # `policy: netaudit.netstat/default.yml` names a policy shipped with the collection.

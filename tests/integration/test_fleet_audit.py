@@ -21,7 +21,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from netns_helpers import PYTHON, REPO, Netns, ansible_env, netns_usable  # noqa: E402
+from netns_fixtures import require_netns  # noqa: E402
+from netns_helpers import PYTHON, REPO, Netns, ansible_env  # noqa: E402
 
 SERVICE = os.path.join(REPO, "tests", "integration", "fleet_service.py")
 ANSIBLE_PLAYBOOK = os.path.join(REPO, ".venv", "bin", "ansible-playbook")
@@ -82,14 +83,6 @@ POLICIES = {
 }
 
 
-def _require_netns():
-    ok, why = netns_usable()
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail("integration tests need network namespaces in CI: %s" % why)
-        pytest.skip(why)
-
-
 def _start(ns, program, sockets, extra=()):
     argv = [PYTHON, SERVICE, program, json.dumps(sockets)] + list(extra)
     proc, _rest = ns.start(argv)
@@ -98,7 +91,7 @@ def _start(ns, program, sockets, extra=()):
 
 @pytest.fixture(scope="module")
 def fleet():
-    _require_netns()
+    require_netns()
     hosts = {}
     try:
         for host, services in FLEET.items():

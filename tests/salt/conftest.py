@@ -10,43 +10,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
-from netns_helpers import Netns, netns_usable  # noqa: E402
-from salt_helpers import LocalMinion, salt_usable  # noqa: E402
+import netns_fixtures  # noqa: E402
+from salt_helpers import LocalMinion, require_salt  # noqa: E402
 
-
-def _require(check):
-    ok, why = check()
-    if not ok:
-        if os.environ.get("CI") == "true" or os.environ.get("NETAUDIT_REQUIRE_SALT") == "1":
-            pytest.fail("the Salt tests need this in CI: %s" % why)
-        pytest.skip(why)
-
-
-@pytest.fixture
-def netns():
-    _require(netns_usable)
-    ns = Netns()
-    try:
-        yield ns
-    finally:
-        ns.delete()
-
-
-@pytest.fixture(scope="module")
-def scenario_ns():
-    _require(netns_usable)
-    ns = Netns()
-    try:
-        info = ns.start_scenario()
-        yield ns, info
-    finally:
-        ns.delete()
+netns = netns_fixtures.netns
+scenario_ns = netns_fixtures.scenario_ns
 
 
 @pytest.fixture(scope="session")
 def minion(tmp_path_factory):
     """A masterless minion with the collection's salt/ synced (saltutil.sync_all), once a session."""
-    _require(salt_usable)
+    require_salt()
     m = LocalMinion(str(tmp_path_factory.mktemp("salt-local")))
     m.sync()
     return m

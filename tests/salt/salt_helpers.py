@@ -22,6 +22,17 @@ def salt_usable():
     return True, ""
 
 
+def require_salt():
+    """Salt is there, or the test fails in CI (NETAUDIT_REQUIRE_SALT=1) and is skipped elsewhere."""
+    import pytest
+
+    ok, why = salt_usable()
+    if not ok:
+        if os.environ.get("CI") == "true" or os.environ.get("NETAUDIT_REQUIRE_SALT") == "1":
+            pytest.fail("the Salt tests need this in CI: %s" % why)
+        pytest.skip(why)
+
+
 def write_config(directory, name, text):
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, name), "w") as f:

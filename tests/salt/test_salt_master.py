@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from netns_helpers import REPO
-from salt_helpers import SALT_BIN, SALT_FILE_ROOT, salt_usable, wait_for, write_config
+from salt_helpers import SALT_BIN, SALT_FILE_ROOT, require_salt, wait_for, write_config
 
 MINIONS = ("m1", "m2", "m3")  # m3 answers once, then stops: unreachable in the reports
 
@@ -65,18 +65,11 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    ok, why = salt_usable()
-    if not ok:
-        if os.environ.get("CI") == "true" or os.environ.get("NETAUDIT_REQUIRE_SALT") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
-    from netns_helpers import Netns, netns_usable
+    from netns_fixtures import require_netns
+    from netns_helpers import Netns
 
-    ok, why = netns_usable()
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+    require_salt()
+    require_netns()
     ns = Netns(prefix="nasalt")
     try:
         f = Fleet(ns, str(tmp_path_factory.mktemp("salt-fleet")))

@@ -64,7 +64,8 @@ JSON = st.recursive(
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=10), JSON | st.fixed_dictionaries(
-    {"verdict": st.sampled_from(["compliant", "drift", "incomplete", "failed", 7])}, optional={"findings": JSON, "counts": JSON})))
+    {"verdict": st.sampled_from(["compliant", "drift", "incomplete", "failed", 7])},
+    optional={"findings": JSON, "counts": JSON})))
 def test_any_return_is_reported(returns):
     """Whatever the minions returned, every one is in the report and the report renders."""
     model = _salt_returns.build(returns)

@@ -1,0 +1,199 @@
+# Copyright (c) netaudit.netstat contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fleet_playbook: the audit playbook over 1,000 hosts against a playbook running
+ansible.builtin.ping on the same inventory with the same forks, side by side in one run (issue 15).
+
+    sudo .venv/bin/python benchmarks/fleet_playbook.py [--hosts 1000] [--forks 50] [--repeat 1]
+
+The hosts are network namespaces (`ip netns add`), each with its own sockets: a process forked
+into it (setns) listens on --listeners loopback ports and holds --connections loopback
+connections (both ends), every --drift-every-th host listens on 8080 too (drift), and
+--unreachable hosts are ssh hosts on a closed loopback port (unreachable). Every managed host runs
+its modules through `ip netns exec NS python` (ansible_connection=local, pipelining on). Then, in
+rotating order, as whole processes:
+
+- `ping`: `ansible-playbook` of one `ansible.builtin.ping` task;
+- `audit`: `ansible-playbook netaudit.netstat.audit` with the netstat_report callback writing the
+  five report files.
+
+Prints the wall times, the ratio audit / ping (target <= 1.25), the controller's peak RSS (the
+ansible-playbook process's VmHWM, target <= 256 MiB), the hosts' verdicts from report.json and
+the machine. All hosts share this machine's two cores and one pid namespace (each gather reads
+the descriptors of every host's processes, which a real host would not have), so the module's
+cost is, if anything, overstated. Everything it makes is removed at the end.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+VENV = os.path.join(REPO, ".venv")
+CLONE_NEWNET = 0x40000000
+
+
+def hold_sockets(names, listeners, connections, drift_every):
+    """Fork one child per namespace that enters it and holds its sockets; return (pids, stop fd)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    import socket
+
+    r, w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pids = []
+    for i, name in enumerate(names):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(w)
+                fd = os.open("/run/netns/%s" % name, os.O_RDONLY)
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    os._exit(3)
+                keep = []
+                ports = list(range(10000, 10000 + listeners)) + ([8080] if drift_every and i % drift_every == 1 else [])
+                for port in ports:
+                    s = socket.socket()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", port))
+                    s.listen(128)
+                    keep.append(s)
+                for _n in range(connections // 2):
+                    c = socket.create_connection(("127.0.0.1", 10000))
+                    a, _addr = keep[0].accept()
+                    keep += [c, a]
+                os.write(ready_w, b"x")
+                os.read(r, 1)  # EOF when the benchmark ends
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    os.close(r)
+    got = 0
+    while got < len(names):
+        chunk = os.read(ready_r, 4096)
+        if not chunk:
+            raise SystemExit("a socket holder died")
+        got += len(chunk)
+    return pids, w
+
+
+def peak_rss_run(argv, env, cwd, log):
+    """Run argv; return (wall seconds, returncode, peak VmHWM MiB of the process)."""
+    t0 = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                with open("/proc/%d/status" % proc.pid) as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]))
+            except OSError:
+                pass
+            time.sleep(0.2)
+    return time.perf_counter() - t0, proc.returncode, peak / 1024.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--hosts", type=int, default=1000)
+    ap.add_argument("--forks", type=int, default=50)
+    ap.add_argument("--listeners", type=int, default=30)
+    ap.add_argument("--connections", type=int, default=200)
+    ap.add_argument("--drift-every", type=int, default=10)
+    ap.add_argument("--unreachable", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root (ip netns)")
+    tag = "nafp-%s" % uuid.uuid4().hex[:4]
+    names = ["%s-%d" % (tag, i) for i in range(args.hosts - args.unreachable)]
+    work = tempfile.mkdtemp(prefix="netaudit-bench-fleet-")
+    holders, stop = [], None
+    try:
+        for name in names:
+            subprocess.run(["ip", "netns", "add", name], check=True)
+            subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        t0 = time.perf_counter()
+        holders, stop = hold_sockets(names, args.listeners, args.connections, args.drift_every)
+        setup = time.perf_counter() - t0
+        lines = []
+        for name in names:
+            wrapper = os.path.join(work, "py-%s" % name)
+            with open(wrapper, "w") as f:
+                f.write("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n" % (name, os.path.join(VENV, "bin", "python")))
+            os.chmod(wrapper, 0o755)
+            lines.append("%s ansible_connection=local ansible_python_interpreter=%s" % (name, wrapper))
+        for i in range(args.unreachable):
+            lines.append("down-%d ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=9 "
+                         "ansible_ssh_common_args='-o ConnectTimeout=2 -o BatchMode=yes'" % i)
+        inventory = os.path.join(work, "inventory.ini")
+        with open(inventory, "w") as f:
+            f.write("[fleet]\n" + "\n".join(lines) + "\n")
+        policy = os.path.join(work, "policy.yml")
+        with open(policy, "w") as f:
+            f.write("policy: bench\nlisteners:\n  default: deny\n  allow:\n    - {name: app, proto: tcp, port: '%d-%d', "
+                    "bind: loopback}\n" % (10000, 10000 + args.listeners - 1))
+        ping = os.path.join(work, "ping.yml")
+        with open(ping, "w") as f:
+            f.write("- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.ping:\n")
+        reports = os.path.join(work, "reports")
+        env = dict(os.environ)
+        env.update({
+            "PATH": os.path.join(VENV, "bin") + os.pathsep + env.get("PATH", ""),
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(VENV, "collections"),
+            "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_PIPELINING": "True", "ANSIBLE_RETRY_FILES_ENABLED": "False",
+            "ANSIBLE_LOCAL_TEMP": os.path.join(work, "ansible-local"), "ANSIBLE_HOME": os.path.join(work, "ansible-home"),
+            "NETAUDIT_REPORT_DIR": reports, "ANSIBLE_NOCOLOR": "1",
+        })
+        rows = {
+            "ping": [os.path.join(VENV, "bin", "ansible-playbook"), "-i", inventory, "-f", str(args.forks), ping],
+            "audit": [os.path.join(VENV, "bin", "ansible-playbook"), "-i", inventory, "-f", str(args.forks),
+                      "netaudit.netstat.audit", "-e", json.dumps({"netaudit_policies": [policy]})],
+        }
+        env_for = {"ping": env, "audit": dict(env, ANSIBLE_CALLBACKS_ENABLED="netaudit.netstat.netstat_report")}
+        results = {k: [] for k in rows}
+        order = list(rows)
+        for r in range(args.repeat):
+            for row in order[r % 2:] + order[:r % 2]:
+                wall, rc, rss = peak_rss_run(rows[row], env_for[row], work, os.path.join(work, "%s-%d.log" % (row, r)))
+                results[row].append((wall, rc, rss))
+                print("  round %d %-5s %7.1f s  rc %d  controller peak RSS %.0f MiB" % (r + 1, row, wall, rc, rss), flush=True)
+        with open(os.path.join(reports, "report.json")) as f:
+            model = json.load(f)
+        s = model["summary"]
+        best = dict((k, min(v)) for k, v in results.items())
+        ratio = best["audit"][0] / best["ping"][0]
+        print("fleet_playbook: %d hosts (%d namespaces: %d listeners, %d connections each, 1 in %d drifting; %d unreachable), "
+              "-f %d, %d round(s); machine: %s, %d cores; socket holders ready in %.1f s" % (
+                  args.hosts, len(names), args.listeners, args.connections, args.drift_every, args.unreachable, args.forks,
+                  args.repeat, os.uname().machine, os.cpu_count(), setup))
+        print("  ping playbook  %7.1f s  controller peak RSS %4.0f MiB" % (best["ping"][0], max(x[2] for x in results["ping"])))
+        print("  audit playbook %7.1f s  controller peak RSS %4.0f MiB" % (best["audit"][0], max(x[2] for x in results["audit"])))
+        print("  audit / ping: %.2f (target <= 1.25: %s); audit controller peak RSS %.0f MiB (target <= 256: %s)" % (
+            ratio, "met" if ratio <= 1.25 else "MISSED", max(x[2] for x in results["audit"]),
+            "met" if max(x[2] for x in results["audit"]) <= 256 else "MISSED"))
+        print("  report: %d hosts: %d compliant, %d drift, %d incomplete, %d failed, %d unreachable" % (
+            s["hosts"], s["compliant"], s["drift"], s["incomplete"], s["failed"], s["unreachable"]))
+    finally:
+        if stop is not None:
+            os.close(stop)
+        for pid in holders:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        for name in names:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

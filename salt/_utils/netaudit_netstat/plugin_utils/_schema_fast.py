@@ -1,0 +1,1 @@
+../../../../plugins/plugin_utils/_schema_fast.py
