@@ -6,10 +6,12 @@ ansible.builtin.ping on the same inventory with the same forks, side by side in 
     sudo .venv/bin/python benchmarks/fleet_playbook.py [--hosts 1000] [--forks 50] [--repeat 1]
 
 The hosts are network namespaces (`ip netns add`), each with its own sockets: a process forked
-into it (setns) listens on --listeners loopback ports and holds --connections loopback
+into it listens on --listeners loopback ports and holds --connections loopback
 connections (both ends), every --drift-every-th host listens on 8080 too (drift), and
 --unreachable hosts are ssh hosts on a closed loopback port (unreachable). Every managed host runs
-its modules through `ip netns exec NS python` (ansible_connection=local, pipelining on). Then, in
+its modules through `nsenter -t PID -n -p -m python` (ansible_connection=local, pipelining on): each
+host is a network namespace and a pid namespace with its own /proc, so that a gather sees the
+host's own processes (its socket holder and --processes idle ones), as on a real machine. Then, in
 rotating order, as whole processes:
 
 - `ping`: `ansible-playbook` of one `ansible.builtin.ping` task;
@@ -18,9 +20,9 @@ rotating order, as whole processes:
 
 Prints the wall times, the ratio audit / ping (target <= 1.25), the controller's peak RSS (the
 ansible-playbook process's VmHWM, target <= 256 MiB), the hosts' verdicts from report.json and
-the machine. All hosts share this machine's two cores and one pid namespace (each gather reads
-the descriptors of every host's processes, which a real host would not have), so the module's
-cost is, if anything, overstated. Everything it makes is removed at the end.
+the machine. All hosts share this machine's two cores: both playbooks are CPU-bound on the
+managed-host side (python start-up per host), which is where the audit's extra cost is.
+Everything it makes is removed at the end.
 """
 
 import argparse
@@ -38,49 +40,105 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 VENV = os.path.join(REPO, ".venv")
 CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNS = 0x00020000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
 
 
-def hold_sockets(names, listeners, connections, drift_every):
-    """Fork one child per namespace that enters it and holds its sockets; return (pids, stop fd)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+def _host(libc, name, index, listeners, connections, drift_every, processes, stop_r, ready_w):
+    """In a forked child: become pid 1 of a new pid namespace with its own /proc, in the host's
+    network namespace, with `processes` idle processes and the host's sockets; report the pid."""
     import socket
 
-    r, w = os.pipe()
+    if libc.unshare(CLONE_NEWPID | CLONE_NEWNS) != 0:
+        os._exit(3)
+    pid = os.fork()
+    if pid:
+        os.write(ready_w, b"%d\n" % pid)  # the pid as this machine sees it
+        os.waitpid(pid, 0)
+        os._exit(0)
+    # pid 1 of the host: its own /proc, its network namespace
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0 or \
+            libc.mount(b"proc", b"/proc", b"proc", 0, None) != 0:
+        os._exit(4)
+    fd = os.open("/run/netns/%s" % name, os.O_RDONLY)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        os._exit(5)
+    os.close(fd)
+    for _n in range(processes):  # the host's other processes (before the sockets: they hold none)
+        if os.fork() == 0:
+            os.read(stop_r, 1)
+            os._exit(0)
+    keep = []
+    ports = list(range(10000, 10000 + listeners)) + ([8080] if drift_every and index % drift_every == 1 else [])
+    for port in ports:
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen(128)
+        keep.append(s)
+    for _n in range(connections // 2):
+        c = socket.create_connection(("127.0.0.1", 10000))
+        a, _addr = keep[0].accept()
+        keep += [c, a]
+    os.read(stop_r, 1)  # EOF when the benchmark ends
+    os._exit(0)
+
+
+def hold_sockets(names, listeners, connections, drift_every, processes):
+    """One host a namespace: a forked process that is pid 1 of its own pid namespace (so that the
+    host's /proc shows its own processes only, as on a real machine), in the network namespace,
+    with `processes` idle processes and the sockets. Returns ({name: pid}, [forked], stop fd)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    stop_r, stop_w = os.pipe()
     ready_r, ready_w = os.pipe()
-    pids = []
+    forked = []
     for i, name in enumerate(names):
         pid = os.fork()
         if pid == 0:
             try:
-                os.close(w)
-                fd = os.open("/run/netns/%s" % name, os.O_RDONLY)
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    os._exit(3)
-                keep = []
-                ports = list(range(10000, 10000 + listeners)) + ([8080] if drift_every and i % drift_every == 1 else [])
-                for port in ports:
-                    s = socket.socket()
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    s.bind(("127.0.0.1", port))
-                    s.listen(128)
-                    keep.append(s)
-                for _n in range(connections // 2):
-                    c = socket.create_connection(("127.0.0.1", 10000))
-                    a, _addr = keep[0].accept()
-                    keep += [c, a]
-                os.write(ready_w, b"x")
-                os.read(r, 1)  # EOF when the benchmark ends
+                os.close(stop_w)
+                os.close(ready_r)
+                _host(libc, name, i, listeners, connections, drift_every, processes, stop_r, ready_w)
             finally:
-                os._exit(0)
-        pids.append(pid)
-    os.close(r)
-    got = 0
-    while got < len(names):
-        chunk = os.read(ready_r, 4096)
+                os._exit(2)
+        forked.append(pid)
+    os.close(stop_r)
+    os.close(ready_w)
+    text = b""
+    while text.count(b"\n") < len(names):
+        chunk = os.read(ready_r, 65536)
         if not chunk:
-            raise SystemExit("a socket holder died")
-        got += len(chunk)
-    return pids, w
+            raise SystemExit("a host process died before it was ready")
+        text += chunk
+    pids = [int(x) for x in text.split()]
+    # the pids arrive in any order: map each to its namespace by the link of its network namespace
+    by_inode = dict((os.stat("/run/netns/%s" % n).st_ino, n) for n in names)
+    out = {}
+    deadline = time.monotonic() + 120
+    while len(out) < len(names) and time.monotonic() < deadline:
+        for pid in pids:
+            if pid in out.values():
+                continue
+            try:
+                inode = os.stat("/proc/%d/ns/net" % pid).st_ino
+            except OSError:
+                continue
+            if inode in by_inode and by_inode[inode] not in out:
+                out[by_inode[inode]] = pid
+        time.sleep(0.05)
+    if len(out) < len(names):
+        raise SystemExit("only %d of %d hosts came up" % (len(out), len(names)))
+    # ready once every host listens
+    for name in names:
+        while time.monotonic() < deadline:
+            res = subprocess.run(["ip", "netns", "exec", name, "ss", "-Htln", "sport = :%d" % (10000 + listeners - 1)],
+                                 capture_output=True, text=True, check=False)
+            if res.stdout.strip():
+                break
+            time.sleep(0.05)
+    return out, forked, stop_w
 
 
 def peak_rss_run(argv, env, cwd, log):
@@ -109,6 +167,7 @@ def main():
     ap.add_argument("--connections", type=int, default=200)
     ap.add_argument("--drift-every", type=int, default=10)
     ap.add_argument("--unreachable", type=int, default=5)
+    ap.add_argument("--processes", type=int, default=20, help="idle processes a host besides its socket holder")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -117,18 +176,21 @@ def main():
     names = ["%s-%d" % (tag, i) for i in range(args.hosts - args.unreachable)]
     work = tempfile.mkdtemp(prefix="netaudit-bench-fleet-")
     holders, stop = [], None
+    host_pid = {}
     try:
         for name in names:
             subprocess.run(["ip", "netns", "add", name], check=True)
             subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
         t0 = time.perf_counter()
-        holders, stop = hold_sockets(names, args.listeners, args.connections, args.drift_every)
+        host_pid, holders, stop = hold_sockets(names, args.listeners, args.connections, args.drift_every, args.processes)
         setup = time.perf_counter() - t0
         lines = []
         for name in names:
             wrapper = os.path.join(work, "py-%s" % name)
             with open(wrapper, "w") as f:
-                f.write("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n" % (name, os.path.join(VENV, "bin", "python")))
+                # the host's network, pid and mount namespaces (its /proc)
+                f.write("#!/bin/sh\nexec nsenter -t %d -n -p -m -- %s \"$@\"\n" % (
+                    host_pid[name], os.path.join(VENV, "bin", "python")))
             os.chmod(wrapper, 0o755)
             lines.append("%s ansible_connection=local ansible_python_interpreter=%s" % (name, wrapper))
         for i in range(args.unreachable):
