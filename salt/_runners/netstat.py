@@ -61,9 +61,12 @@ def report(tgt="*", policy=None, dest="reports", tgt_type="glob", timeout=None, 
                                            compare_with=compare_with, waiver_warn_days=waiver_warn_days)
     except ns.report.ReportError as exc:
         __context__["retcode"] = 4
-        return {"verdict": "failed", "error": "no report written: %s" % exc}
-    __context__["retcode"] = ns.fleet.exit_code(model)
+        return {"verdict": "failed", "error": "no report written: %s" % exc, "retcode": 4}
+    code = ns.fleet.exit_code(model)
+    __context__["retcode"] = code
+    # salt-run exits with the `retcode` of the returned mapping
     return {
+        "retcode": code,
         "verdict": model["verdict"],
         "compliant": model["compliant"],
         "summary": model["summary"],

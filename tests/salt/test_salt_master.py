@@ -155,6 +155,7 @@ def test_runner_writes_the_reports_of_the_targeted_minions(fleet, tmp_path):
                                  "timeout=8", "--out", "json"])
     out = json.loads(res.stdout)
     assert out["hosts"]["m3"] == "unreachable", out
+    assert res.returncode == out["retcode"] == 4, (res.returncode, out)  # a minion could not be audited
     assert out["hosts"]["m1"] in ("compliant", "incomplete", "drift") and out["hosts"]["m1"] == out["hosts"]["m2"]
     assert sorted(os.path.basename(p) for p in out["reports"].values()) == sorted(
         ["report.json", "junit.xml", "report.md", "report.html", "report.sarif"])
