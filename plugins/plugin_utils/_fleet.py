@@ -5,8 +5,8 @@
 a previous report (new, still open, resolved findings; waivers about to expire).
 
 This is a private plugin_utils file of netaudit.netstat; its API may change at any time.
-Standard library only, no Ansible imports: the report callback, the netstat_report_merge action
-and scripts/merge-reports.py call these functions.
+Standard library only, no Ansible imports (the collection's own modules aside): the report
+callback, the netstat_report_merge action, the Salt runner and the scripts call these functions.
 
 A merged report is what one unsliced run over the same hosts writes: the host entries of
 report.json are the report writer's own input shape (normalize_host reads them back unchanged),
@@ -19,7 +19,7 @@ import datetime
 import json
 import os
 
-from ansible_collections.netaudit.netstat.plugins.plugin_utils import _report
+from ansible_collections.netaudit.netstat.plugins.plugin_utils import _audit, _report
 
 
 class MergeError(ValueError):
@@ -114,7 +114,7 @@ def publish(model, directory, formats=None, fail_on="error", compare_with=None, 
 def exit_code(model):
     """The audit gate's exit code for a fleet: 0 compliant, 1 drift, 3 incomplete, 4 a host could
     not be audited (failed, unreachable, not audited)."""
-    return {"compliant": 0, "drift": 1, "incomplete": 3}.get(model.get("verdict"), 4)
+    return _audit.exit_code(model.get("verdict"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -191,22 +191,22 @@ def _cached_dir(url, saltenv):
     return None
 
 
-def _cache_policy(url, saltenv, seen, depth=0):
+def _cache_policy(loader, url, saltenv, seen, depth=0):
     """The local copy of a policy on the file server, and of the policies it extends by relative
-    path (fetched before the loader reads them; the loader reports every problem with them)."""
+    path (fetched before the loader reads them; the loader reports every problem with them). The
+    extends are read with the loader's own parser, under its size, node and nesting limits."""
     local = __salt__["cp.cache_file"](url, saltenv)
     if not local:
         raise CommandExecutionError("policy %s not found on the file server (saltenv %s)" % (url, saltenv))
-    if url in seen or depth > 50:
+    if url in seen or depth > loader.MAX_DEPTH:
         return local
     seen.add(url)
     try:
-        import yaml
-
         with open(local, "rb") as f:
-            data = yaml.safe_load(f.read(1024 * 1024 + 1))
-    except Exception:  # noqa: BLE001 - the loader reads it again and says what is wrong, where
-        return local
+            raw = f.read(loader.MAX_BYTES + 1)
+        data = None if len(raw) > loader.MAX_BYTES else loader.parse_yaml(raw.decode("utf-8"), url)[0]
+    except (OSError, ValueError, loader.PolicyError):
+        return local  # the loader reads it again and says what is wrong, where
     extends = data.get("extends") if isinstance(data, dict) else None
     if isinstance(extends, str):
         extends = [extends]
@@ -214,7 +214,7 @@ def _cache_policy(url, saltenv, seen, depth=0):
     for item in extends if isinstance(extends, list) else []:
         if isinstance(item, str) and item and not item.startswith(("/", "~", "netaudit.netstat/")):
             try:
-                _cache_policy(base + "/" + item, saltenv, seen, depth + 1)
+                _cache_policy(loader, base + "/" + item, saltenv, seen, depth + 1)
             except CommandExecutionError:
                 pass  # not on the file server: the loader names the missing file and where it looked
     return local
@@ -247,11 +247,9 @@ def _load(ns, policy, saltenv):
     seen = set()
     for src in sources:
         if isinstance(src, str) and src.strip().startswith("salt://"):
-            local.append(_cache_policy(src.strip(), saltenv, seen))
+            local.append(_cache_policy(loader, src.strip(), saltenv, seen))
         else:
             local.append(src)
-    if isinstance(policy, (int, float, bool)):
-        local = policy  # refused by the loader, by name
     return loader.load_policies(
         local,
         display_base=os.path.join(_opts().get("cachedir", ""), "files", saltenv),
@@ -269,10 +267,12 @@ def _set_retcode(code):
         ctx["retcode"] = code
 
 
-def _failed(ns, message, **extra):
+def _failed(message, code=4, **extra):
+    """A netstat.audit result that is no audit: verdict failed, the reason, the gate's exit code
+    (4 could not audit, 2 usage error)."""
     out = {"verdict": "failed", "compliant": False, "fails": True, "error": message}
     out.update(extra)
-    _set_retcode(ns.audit.exit_code("failed") if ns is not None else 4)
+    _set_retcode(code)
     return out
 
 
@@ -311,7 +311,7 @@ def audit(policy=None, fail_on="error", allow_incomplete=False, today=None, max_
     try:
         ns = _controller()
     except ImportError as exc:
-        return _failed(None, "netstat.audit cannot run on this minion: %s" % exc)
+        return _failed("netstat.audit cannot run on this minion: %s" % exc)
     saltenv = _saltenv(saltenv)
     gather_options = dict(gather or {})
     gather_options.update((k, v) for k, v in kwargs.items() if not str(k).startswith("__"))
@@ -322,15 +322,14 @@ def audit(policy=None, fail_on="error", allow_incomplete=False, today=None, max_
         return_facts = _truth("return_facts", return_facts)
         max_age = ns.audit.parse_duration(max_facts_age)
     except (SaltInvocationError, ValueError) as exc:
-        _set_retcode(2)
-        return {"verdict": "failed", "compliant": False, "fails": True, "error": "netstat.audit: %s" % exc}
+        return _failed("netstat.audit: %s" % exc, code=ns.audit.EXIT_CODES["usage"])
     try:
         loaded = _load(ns, policy, saltenv)
     except ns.policy_loader.PolicyError as exc:
-        return _failed(ns, "invalid policy (%d problem%s):\n%s" % (len(exc.issues), "" if len(exc.issues) == 1 else "s", exc),
+        return _failed("invalid policy (%d problem%s):\n%s" % (len(exc.issues), "" if len(exc.issues) == 1 else "s", exc),
                        policy_errors=[i.as_dict() for i in exc.issues])
     except CommandExecutionError as exc:
-        return _failed(ns, str(exc))
+        return _failed(str(exc))
     given = facts is not None
     try:
         if not given:
@@ -340,9 +339,9 @@ def audit(policy=None, fail_on="error", allow_incomplete=False, today=None, max_
             facts = _gather(ns, gather_options)
         host = ns.audit.audit(facts, loaded, fail_on=fail_on, allow_incomplete=allow_incomplete, today=today, max_age=max_age)
     except (CommandExecutionError, SaltInvocationError) as exc:
-        return _failed(ns, "gathering socket facts failed: %s" % exc)
+        return _failed("gathering socket facts failed: %s" % exc)
     except ns.policy.PolicyEvalError as exc:
-        return _failed(ns, "cannot evaluate the policy: %s" % exc)
+        return _failed("cannot evaluate the policy: %s" % exc)
     if return_facts and not given:
         host["facts"] = facts
     _set_retcode(ns.audit.exit_code(host["verdict"]))
