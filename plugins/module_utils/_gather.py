@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import itertools
 import os
 import socket
 import time
@@ -50,8 +51,10 @@ CONTAINER_RUNTIME_MODES = ("auto", "none")
 MAX_NS_PIDS = 64
 # Above this many connection dicts a full list is slow through Ansible: the facts say so.
 FULL_LIST_WARN = 20000
-# States in which a socket can be a listener (UDP unconnected sockets are CLOSE in the kernel).
-LISTENER_STATES = frozenset(("LISTEN", "CLOSED"))
+# States in which a socket can be a listener, per protocol: TCP LISTEN; UDP unconnected sockets are
+# CLOSE in the kernel. Asking for TCP CLOSE too would make the kernel walk every connection of the
+# established hash (which never holds a TCP socket in CLOSE) for nothing.
+LISTENER_STATES = {"tcp": frozenset(("LISTEN",)), "udp": frozenset(("CLOSED",))}
 
 
 def namespaces_option(value):
@@ -258,7 +261,8 @@ def _scan(backend, options, port_range, owners=None, final=True, published=None)
             fast = backend.state_counts(inet_protocols)
             for proto in inet_protocols:
                 counts[proto].update(fast.get(proto, {}))
-            records = backend.inet_sockets(inet_protocols, options.families, keep)
+            records = itertools.chain.from_iterable(
+                backend.inet_sockets((proto,), options.families, keep.get(proto)) for proto in inet_protocols)
             tally = None
         else:
             records = backend.inet_sockets(inet_protocols, options.families, None)

@@ -17,6 +17,7 @@ import struct
 import sys
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 # (tests/conftest.py puts the checkout's .venv/collections on sys.path for plain pytest runs.)
 from ansible_collections.netaudit.netstat.plugins.module_utils import (
@@ -175,6 +176,51 @@ def test_state_counts_decoder():
     assert _netlink.decode_state_counts(_read("unix_noattr.bin"), tally)
     assert tally[10] == 2  # two listeners (TCP_LISTEN in unix_diag)
     assert sum(tally) == len(EXPECTED["unix"])
+
+
+def _count_one_by_one(buf):
+    """The reference for decode_state_counts: one message at a time, no runs."""
+    tally = [0] * 256
+    off = 0
+    while off < len(buf):
+        mlen, mtype = struct.unpack_from("=IH", buf, off)
+        if mtype == _netlink.NLMSG_DONE:
+            return tally, True
+        tally[buf[off + (18 if buf[off + 16] == socket.AF_UNIX else 17)]] += 1
+        off += (mlen + 3) & ~3
+    return tally, False
+
+
+_MESSAGE = st.tuples(
+    st.sampled_from([socket.AF_INET, socket.AF_INET6, socket.AF_UNIX]),
+    st.integers(0, 12),  # state byte
+    st.sampled_from([20, 23, 88, 96, 124, 125]),  # lengths (not all aligned)
+    st.sampled_from([2, 3]),  # nlmsg_flags (NLM_F_MULTI and another)
+    st.sampled_from([7, 8]),  # sequence
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(runs=st.lists(st.tuples(_MESSAGE, st.integers(1, 70)), max_size=12), done=st.booleans(),
+       split=st.integers(0, 10_000))
+def test_state_counts_runs_equal_one_by_one(runs, done, split):
+    """The strided fast path over runs of equal headers counts exactly what a message-by-message
+    loop counts, whatever the mix of families, lengths, flags and sequence numbers, and wherever
+    a recv buffer ends (split between messages)."""
+    messages = []
+    for (family, state, length, flags, seq), repeat in runs:
+        body = bytes([family, state if family != socket.AF_UNIX else 1, state]) + b"\x00" * (length - 19)
+        msg = struct.pack("=IHHII", length, _netlink.SOCK_DIAG_BY_FAMILY, flags, seq, 4242) + body
+        messages += [msg + b"\x00" * (((length + 3) & ~3) - length)] * repeat
+    if done:
+        messages.append(struct.pack("=IHHIIi", 20, _netlink.NLMSG_DONE, 2, 7, 4242, 0))
+    cut = split % (len(messages) + 1)
+    chunks = [b"".join(messages[:cut]), b"".join(messages[cut:])]
+    tally = [0] * 256
+    seen = [_netlink.decode_state_counts(memoryview(bytearray(c)), tally) for c in chunks if c]
+    expected, expected_done = _count_one_by_one(b"".join(messages))
+    assert tally == expected
+    assert any(seen) == expected_done == done
 
 
 def test_chunked_decode_equals_whole():
