@@ -60,6 +60,8 @@ options:
         of places searched. A path starting with
         C(netaudit.netstat/) names a policy shipped with the collection, for example
         C(netaudit.netstat/default.yml) or C(netaudit.netstat/examples/webserver.yml).
+      - A string that holds a YAML flow list, such as C([policies/base.yml, policies/web.yml]) (what
+        C(-e netaudit_policies=[a.yml,b.yml]) passes), is read as that list.
     type: raw
     required: true
   facts:

@@ -1166,6 +1166,20 @@ def resolve_path(src, dirs):
     return None, "policy file %s not found; looked in: %s" % (text, ", ".join(dirs))
 
 
+def _flow_list(text):
+    """The list a string holding a YAML flow sequence names ("[a.yml, b.yml]": what
+    `-e netaudit_policies=[a.yml,b.yml]` hands over), parsed under the loader's limits."""
+    if len(text) > MAX_BYTES:
+        raise PolicyFileError(PolicyIssue("policy", None, None, None, "the policy list is larger than %d bytes" % MAX_BYTES,
+                                          "file"))
+    data, _marks, issues = parse_yaml(text, "the policy list")
+    if issues:
+        raise PolicySyntaxError(issues)
+    if not isinstance(data, list):
+        raise PolicyFileError(PolicyIssue("policy", None, None, None, "expected a list of policies in %r" % text[:80], "file"))
+    return data
+
+
 def load_policies(
     sources,
     base_dir=None,
@@ -1187,6 +1201,8 @@ def load_policies(
         # ansible-core hands tagged strings and lazy containers: plain ones from here on (numbers
         # and booleans stay what they are, to be refused by name below)
         sources = _report.plain(sources)
+    if isinstance(sources, str) and sources.strip().startswith("[") and sources.strip().endswith("]"):
+        sources = _flow_list(sources)
     if isinstance(sources, (str, dict)):
         sources = [sources]
     if not isinstance(sources, (list, tuple)):

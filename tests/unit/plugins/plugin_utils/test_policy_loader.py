@@ -328,3 +328,24 @@ def test_multiple_documents_are_an_error(tmp_path):
     with pytest.raises(L.PolicySyntaxError) as info:
         L.load_policies(str(p))
     assert info.value.issues[0].line == 2 and "expected a single document" in str(info.value)
+
+
+def test_a_string_holding_a_flow_list_is_that_list(tmp_path):
+    """`-e netaudit_policies=[a.yml,b.yml]` hands the action a string: it is read as the list it
+    holds, each entry found as a path of its own; a broken list is a syntax error that says so."""
+    (tmp_path / "a.yml").write_text("policy: a\nlisteners: {default: allow}\n")
+    (tmp_path / "b.yml").write_text("policy: b\nlisteners: {default: deny}\n")
+    loaded = L.load_policies("[a.yml, b.yml]", dirs=[str(tmp_path)])
+    assert [p["policy"] for p in loaded.layers] == ["a", "b"]
+    assert L.load_policies(" ['a.yml'] ", dirs=[str(tmp_path)]).layers[0]["policy"] == "a"
+    with pytest.raises(L.PolicySyntaxError) as err:
+        L.load_policies("[a.yml, [b.yml]", dirs=[str(tmp_path)])
+    assert "the policy list" in str(err.value)
+    with pytest.raises(L.PolicyFileError) as err:  # not a list: a path, and it says where it looked
+        L.load_policies("[a.yml, b.yml", dirs=[str(tmp_path)])
+    assert "[a.yml, b.yml not found" in str(err.value)
+    with pytest.raises(L.PolicyError) as err:
+        L.load_policies("[a.yml, missing.yml]", dirs=[str(tmp_path)])
+    assert "missing.yml" in str(err.value)
+    with pytest.raises(L.PolicyError):
+        L.load_policies("[&x [*x, *x]]", dirs=[str(tmp_path)])  # an alias: refused like in a file
