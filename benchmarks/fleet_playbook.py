@@ -19,9 +19,12 @@ rotating order, as whole processes:
   five report files.
 
 Prints the wall times, the ratio audit / ping (target <= 1.25), the controller's peak RSS (the
-ansible-playbook process's VmHWM, target <= 256 MiB), the hosts' verdicts from report.json and
-the machine. All hosts share this machine's two cores: both playbooks are CPU-bound on the
-managed-host side (python start-up per host), which is where the audit's extra cost is.
+ansible-playbook process's VmHWM, target <= 256 MiB), the CPU seconds of the controller's main
+process and of everything the playbook ran, the hosts' verdicts from report.json and the machine.
+Before it makes the namespaces it gives each one TCP and UDP socket hash tables of its own (see
+HASHES; restored at the end; --shared-hash to keep the kernel's one table). All hosts share this
+machine's two cores: both playbooks are CPU-bound on the managed-host side (python start-up per
+host), which is where most of the audit's extra cost is.
 Everything it makes is removed at the end.
 """
 
