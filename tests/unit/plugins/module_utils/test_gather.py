@@ -315,3 +315,35 @@ def test_large_full_list_warns_towards_compact(proc, monkeypatch):
     monkeypatch.setattr(_gather, "FULL_LIST_WARN", 2)
     warnings = gather(Options(backend="procfs", proc_root=proc, connections="full"))["collector"]["warnings"]
     assert any("connections=full returned 5 dicts" in w and "connections=compact" in w for w in warnings)
+
+
+def test_default_gather_asks_the_kernel_for_tcp_listeners_only(monkeypatch):
+    """A default gather dumps TCP sockets twice per family at most: the state counts (every state)
+    and the listeners (LISTEN alone). Asking for CLOSE with LISTEN makes the kernel walk every
+    established socket for nothing (the established table never holds a TCP socket in CLOSE)."""
+    import socket
+    import struct
+
+    from ansible_collections.netaudit.netstat.plugins.module_utils import _netlink
+
+    try:
+        _netlink.NetlinkBackend().check()
+    except _common.NetstatError as exc:
+        pytest.fail("sock_diag is not usable here: %s" % exc)
+    asked = []
+    original = _netlink.NetlinkBackend._replies
+
+    def replies(self, request, what):
+        family, proto = request[16], request[17]
+        if family in (socket.AF_INET, socket.AF_INET6):
+            asked.append((proto, struct.unpack_from("=I", bytes(request), 20)[0]))
+        return original(self, request, what)
+
+    monkeypatch.setattr(_netlink.NetlinkBackend, "_replies", replies)
+    facts = gather(Options(backend="netlink"))
+    assert facts["collector"]["backend"] == "netlink"
+    tcp = [mask for proto, mask in asked if proto == socket.IPPROTO_TCP and mask]
+    listen = 1 << _netlink.TCP_LISTEN
+    assert sorted(tcp) == sorted([listen, listen, _netlink.ALL_STATES, _netlink.ALL_STATES]), [hex(m) for m in tcp]
+    udp = [mask for proto, mask in asked if proto == socket.IPPROTO_UDP and mask and mask != _netlink.ALL_STATES]
+    assert udp and all(mask == 1 << _netlink.TCP_CLOSE for mask in udp)
