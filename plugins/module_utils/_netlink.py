@@ -477,10 +477,14 @@ _RUN_MIN = 16
 _RUN_HEAD = 17
 
 
-def _header_run(buf, off, step, avail):
-    """How many messages from `off` repeat the header of the one at `off`, at stride `step`:
-    0, or at least _RUN_MIN. All `avail` first (a dump's chunk is mostly one run), then windows
-    growing by 4, so that a short run costs little."""
+def _count_run(buf, off, step, at, tally):
+    """Count the run of messages from `off` that repeat the header of the one at `off`, at stride
+    `step`, by their state byte at `at`; returns how many were counted: 0, or at least _RUN_MIN.
+    All that fit first (a dump's chunk is mostly one run), then windows growing by 4, so that a
+    short run costs little."""
+    avail = (len(buf) - off) // step
+    if avail < _RUN_MIN:
+        return 0
     region = bytes(buf[off:off + avail * step])
 
     def same(n):
@@ -490,13 +494,16 @@ def _header_run(buf, off, step, avail):
         return True
 
     if same(avail):
-        return avail
-    good = 0
-    window = _RUN_MIN
-    while window < avail and same(window):
-        good = window
-        window *= 4
-    return good
+        run = avail
+    else:
+        run, window = 0, _RUN_MIN
+        while window < avail and same(window):
+            run, window = window, window * 4
+    if run:
+        states = region[at:run * step:step]
+        for code in set(states):
+            tally[code] += states.count(code)
+    return run
 
 
 def decode_state_counts(buf, tally, what="sock_diag"):
@@ -524,11 +531,8 @@ def decode_state_counts(buf, tally, what="sock_diag"):
                 )
             at = 18 if buf[off + 16] == AF_UNIX else 17
             step = (mlen + 3) & ~3
-            run = _header_run(buf, off, step, (end - off) // step) if end - off >= _RUN_MIN * step else 0
+            run = _count_run(buf, off, step, at, tally)
             if run:
-                states = bytes(buf[off + at:off + run * step:step])
-                for code in set(states):
-                    tally[code] += states.count(code)
                 off += run * step
                 continue
             tally[buf[off + at]] += 1

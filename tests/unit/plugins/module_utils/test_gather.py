@@ -8,10 +8,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import socket
+import struct
 
 import pytest
 
-from ansible_collections.netaudit.netstat.plugins.module_utils import _common, _owners
+from ansible_collections.netaudit.netstat.plugins.module_utils import _common, _netlink, _owners
 from ansible_collections.netaudit.netstat.plugins.module_utils._gather import Options, gather
 from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, _merge, owner_pids
 
@@ -321,11 +323,6 @@ def test_default_gather_asks_the_kernel_for_tcp_listeners_only(monkeypatch):
     """A default gather dumps TCP sockets twice per family at most: the state counts (every state)
     and the listeners (LISTEN alone). Asking for CLOSE with LISTEN makes the kernel walk every
     established socket for nothing (the established table never holds a TCP socket in CLOSE)."""
-    import socket
-    import struct
-
-    from ansible_collections.netaudit.netstat.plugins.module_utils import _netlink
-
     try:
         _netlink.NetlinkBackend().check()
     except _common.NetstatError as exc:
