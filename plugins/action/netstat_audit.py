@@ -191,4 +191,9 @@ class ActionModule(ActionBase):
         result["msg"] = "\n".join(console)
         if failed:
             result["failed"] = True
+            if "ansible_facts" not in result:
+                # A host that fails its audit fails this task, and Ansible prints the task's whole
+                # result: expanded (a key, a console line a line) as `debug` does, not one line of
+                # JSON. Not a result that holds the socket table (return_facts).
+                result["_ansible_verbose_always"] = True
         return result

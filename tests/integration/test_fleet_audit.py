@@ -389,6 +389,10 @@ def test_reaudit_from_the_fact_cache_without_connecting(fleet, tmp_path):
     first = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(path), "netaudit.netstat.audit", "-f", "6", "-e",
                             "netaudit_cache_facts=true"], capture_output=True, text=True, env=env, cwd=workdir, check=False)
     assert sorted(n.rsplit("_", 1)[-1] for n in os.listdir(cache)) == ["h1", "h2", "h3", "h4", "h5", "h6"], first.stdout[-3000:]
+    # the hosts that drift are cached and still fail the run (in the playbook's last play)
+    assert first.returncode == 2, first.stdout[-3000:]
+    failed = sorted(line.split()[0] for line in first.stdout.splitlines() if re.match(r"h\d +: ok=.* failed=1 ", line))
+    assert failed == ["h3", "h4", "h5", "h6"], first.stdout[-3000:]
     # the hosts now unreachable by design: any connection attempt runs this "ssh", which leaves a mark
     marker = tmp_path / "connected"
     fake_ssh = tmp_path / "ssh"

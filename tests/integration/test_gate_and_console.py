@@ -44,7 +44,8 @@ def test_gate_exit_codes_and_console(netns):
     res, report = gate(netns, CLOSED)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     assert report["verdict"] == "compliant"
-    assert '"compliant with gate: no finding at or above error"' in res.stdout
+    # one audit task a host: a compliant host shows `ok`, no result, no failure
+    assert "ok: [localhost]" in res.stdout and "FAILED!" not in res.stdout
     assert "Verdict: compliant." in res.stdout
     assert "pip" not in res.stdout.lower().replace("pipelining", "")  # setup keeps pip's noise out of sight
 
@@ -52,7 +53,9 @@ def test_gate_exit_codes_and_console(netns):
     res, report = gate(netns, CLOSED)
     assert res.returncode == 1, res.stdout[-3000:]
     assert report["verdict"] == "drift" and report["hosts"][0]["verdict"] == "drift"
-    # the verdict in a line, a line per finding, no raw control character, no one-line JSON blob
+    # the host fails its audit task, whose result is printed expanded: the verdict in a line, a
+    # line per finding, no raw control character, no one-line JSON blob
+    assert "fatal: [localhost]: FAILED! => {\n" in res.stdout
     assert '"DRIFT against gate: 1 drift finding(s) at or above error"' in res.stdout
     assert "error unexpected-listener tcp 0.0.0.0:8080" in res.stdout
     assert "\x1b" not in res.stdout and "stray\\\\x1b[2Jx" in res.stdout

@@ -117,6 +117,30 @@ def test_audit_fails_on_errors_and_returns_findings(tmp_path):
     assert "error unexpected-listener tcp 0.0.0.0:8080" in result["msg"]
 
 
+def test_a_failing_audit_is_one_task_printed_expanded(tmp_path):
+    """The audit fails the host itself (no verdict task after it): the default stdout callback
+    prints its result expanded, a console line a line, never one line of JSON; a compliant audit
+    prints `ok` and nothing else; the registered result carries no display marker."""
+    out = tmp_path / "result.json"
+    fail = audit_task()
+    del fail["ignore_errors"]
+    proc = run_playbook(tmp_path, [fail])
+    assert proc.returncode == 2, proc.stdout
+    lines = proc.stdout.splitlines()
+    fatal = [i for i, line in enumerate(lines) if line.startswith("fatal: [localhost]: FAILED! =>")]
+    assert len(fatal) == 1 and lines[fatal[0]].endswith("=> {"), proc.stdout
+    assert '        "DRIFT against web: 3 drift finding(s) at or above error",' in lines, proc.stdout
+    assert max(len(line) for line in lines) < 700
+    compliant = audit_task(fail_on="never")
+    proc = run_playbook(tmp_path, [compliant, save_task(out)])
+    assert proc.returncode == 0, proc.stdout
+    assert "ok: [localhost]\n" in proc.stdout and "DRIFT" not in proc.stdout, proc.stdout
+    result = json.loads(out.read_text())
+    assert "_ansible_verbose_always" not in result and result["verdict"] == "drift"
+    proc = run_playbook(tmp_path, [audit_task(), save_task(out)])
+    assert "_ansible_verbose_always" not in json.loads(out.read_text())
+
+
 def test_fail_on_never_and_inline_policy(tmp_path):
     out = tmp_path / "result.json"
     inline = {"listeners": {"default": "allow", "deny": [{"port": 8080, "severity": "warning"}]}}
