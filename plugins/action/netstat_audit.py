@@ -10,6 +10,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy
@@ -28,6 +29,7 @@ LISTENER_RULES = ("unexpected-listener", "forbidden-listener", "wrong-owner", "w
 
 ARGUMENT_SPEC = {
     "policy": {"type": "raw", "required": True},
+    "playbook_vars": {"type": "bool", "default": False},
     "facts": {"type": "dict"},
     "fail_on": {"type": "str", "default": "error", "choices": ["error", "warning", "info", "never"]},
     "allow_incomplete": {"type": "bool", "default": False},
@@ -36,6 +38,49 @@ ARGUMENT_SPEC = {
     "return_facts": {"type": "bool", "default": False},
     "gather": {"type": "dict", "default": {}},
 }
+
+
+# playbook_vars: option <- the host variable of the collection's playbooks (and the default when the
+# variable is not defined, else the option's own)
+PLAYBOOK_VARS = (
+    ("policy", "netaudit_policies", "netaudit.netstat/default.yml"),
+    ("fail_on", "netaudit_fail_on", None),
+    ("return_facts", "netaudit_cache_facts", None),
+    ("facts", "netaudit_facts", None),
+    ("max_facts_age", "netaudit_max_facts_age", None),
+)
+PLAYBOOK_GATHER_VARS = (
+    ("connections", "netaudit_connections"),
+    ("services", "netaudit_services"),
+    ("namespaces", "netaudit_namespaces"),
+)
+
+
+def with_playbook_vars(args, read):
+    """The task's arguments with each option it does not set taken from the host's variable
+    (PLAYBOOK_VARS). `read(name)` returns the variable's value, templated, or raises KeyError when
+    it is not defined."""
+    args = dict(args)
+    for option, name, default in PLAYBOOK_VARS:
+        if option in args:
+            continue
+        try:
+            args[option] = read(name)
+        except KeyError:
+            if default is not None:
+                args[option] = default
+    gather = args.get("gather")
+    if gather is None or isinstance(gather, dict):
+        gather = dict(gather or {})
+        for option, name in PLAYBOOK_GATHER_VARS:
+            if option not in gather:
+                try:
+                    gather[option] = read(name)
+                except KeyError:
+                    pass
+        if gather:
+            args["gather"] = gather
+    return args
 
 
 def _seconds(value):
@@ -110,12 +155,24 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("%s returned no ansible_facts.netstat" % FACTS_MODULE)
         return facts
 
+    def _playbook_var(self, task_vars, name):
+        """A host variable for playbook_vars, templated (ansible-core before 2.19 hands task_vars
+        over untemplated); KeyError when it is not defined."""
+        if name not in task_vars:
+            raise KeyError(name)
+        try:
+            return self._templar.template(task_vars[name])
+        except AnsibleError as exc:
+            raise AnsibleActionFail("playbook_vars: the variable %s cannot be read: %s" % (name, to_text(exc)))
+
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         task_vars = task_vars or {}
         try:
+            if boolean(self._task.args.get("playbook_vars", False), strict=False):
+                self._task.args = with_playbook_vars(self._task.args, lambda name: self._playbook_var(task_vars, name))
             dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         except AnsibleActionFail as exc:
             result.update(failed=True, msg=to_text(exc))
@@ -189,11 +246,11 @@ class ActionModule(ActionBase):
             result["changed"] = diff["before"] != diff["after"]
         result["console"] = console
         result["msg"] = "\n".join(console)
-        if failed:
+        # Ansible caches the facts of a task that succeeds only: a result that returns them for the
+        # fact cache does not fail (`fails` says it should; the audit playbook fails the host later).
+        if failed and "ansible_facts" not in result:
             result["failed"] = True
-            if "ansible_facts" not in result:
-                # A host that fails its audit fails this task, and Ansible prints the task's whole
-                # result: expanded (a key, a console line a line) as `debug` does, not one line of
-                # JSON. Not a result that holds the socket table (return_facts).
-                result["_ansible_verbose_always"] = True
+            # Ansible prints a failed task's whole result: expanded (a key, a console line a line)
+            # as `debug` does, not one line of JSON.
+            result["_ansible_verbose_always"] = True
         return result

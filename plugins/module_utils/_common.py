@@ -18,6 +18,12 @@ import collections
 import ipaddress
 import os
 
+# The container runtimes' API sockets asked by default (module_utils._containers), and the programs
+# of theirs that hold a published port or a container's sockets on the host: kept here so that a
+# gather on a host without containers does not import _containers.
+CONTAINER_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
+RUNTIME_PROGRAMS = frozenset(("docker-proxy", "dockerd", "rootlessport", "conmon", "podman"))
+
 # Kernel TCP states, include/net/tcp_states.h, with the names netstat prints.
 # TCP_NEW_SYN_RECV (12) is a request socket; netstat and ss count it as SYN_RECV.
 TCP_STATES = {

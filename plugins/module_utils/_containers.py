@@ -26,10 +26,13 @@ import json
 import os
 import socket
 
-DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
-# processes whose sockets are published ports: the runtime is asked about them even when no
-# owner is in a container
-RUNTIME_PROGRAMS = frozenset(("docker-proxy", "dockerd", "rootlessport", "conmon", "podman"))
+# Defined in _common, which every gather imports (this file only when containers are involved):
+# the API sockets asked by default, and the programs whose sockets are published ports (the runtime
+# is asked about them even when no owner is in a container).
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import (  # noqa: F401
+    CONTAINER_SOCKETS as DEFAULT_SOCKETS,
+    RUNTIME_PROGRAMS,
+)
 TIMEOUT = 5.0
 MAX_RESPONSE = 64 * 1024 * 1024
 # labels that name the Kubernetes pod and the compose service of a container

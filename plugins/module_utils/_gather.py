@@ -19,6 +19,8 @@ import time
 
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     COMPACT_COLUMNS,
+    CONTAINER_SOCKETS,
+    RUNTIME_PROGRAMS,
     BackendUnavailable,
     NetstatError,
     compact_row,
@@ -28,18 +30,12 @@ from ansible_collections.netaudit.netstat.plugins.module_utils._common import (
     read_port_range,
     lstat_host_path,
 )
-from ansible_collections.netaudit.netstat.plugins.module_utils._inspect import (
-    CAUSES,
-    DESCRIPTION as INSPECT_DESCRIPTION,
-    MAX_DESCRIBED,
-    Inspector,
-    hidepid_option,
-    unresolved_owner,
-)
 from ansible_collections.netaudit.netstat.plugins.module_utils._owners import OwnerResolver, owner_pids, user_name
 from ansible_collections.netaudit.netstat.plugins.module_utils import _netns
-from ansible_collections.netaudit.netstat.plugins.module_utils import _containers
 from ansible_collections.netaudit.netstat.plugins.module_utils._cgroup import read_cgroup
+
+# _inspect (why an owner is unknown) and _containers (a runtime's API) are imported where they are
+# needed: a plain host needs neither, and a module compiles every file it imports on every run.
 
 BACKENDS = ("auto", "netlink", "procfs", "psutil")
 UNIX_MODES = ("none", "listening", "bound", "all")
@@ -78,7 +74,7 @@ class Options:
     def __init__(self, protocols=("tcp", "udp", "unix"), families=("ipv4", "ipv6"),
                  connections="counts", unix="bound", owners=True, services=False,
                  samples=1, interval=1.0, backend="auto", proc_root="/proc", owner_scan="until_found",
-                 namespaces="current", container_runtime="auto", container_sockets=_containers.DEFAULT_SOCKETS):
+                 namespaces="current", container_runtime="auto", container_sockets=CONTAINER_SOCKETS):
         self.protocols = tuple(protocols)
         self.families = tuple(families)
         self.connections = connections
@@ -149,7 +145,7 @@ ARGUMENT_SPEC = dict(
     proc_root=dict(type="path", default="/proc"),
     namespaces=dict(type="raw", default="current"),
     container_runtime=dict(type="str", choices=["auto", "none"], default="auto"),
-    container_sockets=dict(type="list", elements="path", default=list(_containers.DEFAULT_SOCKETS)),
+    container_sockets=dict(type="list", elements="path", default=list(CONTAINER_SOCKETS)),
 )
 
 
@@ -489,6 +485,8 @@ def _foreign_scan(space, backend_name, options, port_range, walked, final):
 def _published(runtime, listeners, current_inode):
     """Every port binding the runtime reports, with the host socket that holds it (docker-proxy,
     dockerd) or none (NAT rules only); the listeners held by docker-proxy name their container."""
+    from ansible_collections.netaudit.netstat.plugins.module_utils import _containers
+
     by_target = {}
     for lst in listeners:
         if lst.get("netns") != current_inode:
@@ -620,6 +618,8 @@ def gather(options):
         if options.container_runtime == "none":
             return None
         if not runtime_box:
+            from ansible_collections.netaudit.netstat.plugins.module_utils import _containers
+
             runtime_box.append(_containers.Runtime(options.container_sockets).load())
         return runtime_box[0]
 
@@ -688,6 +688,7 @@ def gather(options):
     uninspected = []
     hidden = None
     inspector = None
+    inspect_mod = None  # module_utils._inspect, once something could not be inspected
     owners_unresolved = False  # some listed socket's owner could not be read (reason owners-unresolved)
     is_root = os.geteuid() == 0
     joined = getattr(backend, "unix_joined", None) or []
@@ -744,9 +745,13 @@ def gather(options):
         unowned = len(unresolved) + last.unowned
         # hidepid hides other users' processes from a gatherer that is not root; only then, or
         # when a process could not be read, is there anything to classify
-        hidden = hidepid_option(options.proc_root) if unowned and not is_root else None
+        if unreadable or (unowned and not is_root):
+            from ansible_collections.netaudit.netstat.plugins.module_utils import _inspect
+
+            inspect_mod = _inspect
+        hidden = inspect_mod.hidepid_option(options.proc_root) if unowned and not is_root else None
         if unreadable or hidden:
-            inspector = Inspector(options.proc_root)
+            inspector = inspect_mod.Inspector(options.proc_root)
         if unreadable:
             uninspected = inspector.describe(getattr(resolver or backend, "unreadable_pids", None) or set())
         # A process that vanished mid-walk took its sockets with it (or left them to a child that
@@ -756,14 +761,14 @@ def gather(options):
             for _inode, sock in all_listeners:
                 labels[sock.inode] = "%s %s:%d" % (sock.proto, sock.local_address, sock.local_port)
             named = sorted(labels[i] for i in unresolved if i in labels)
-            causes = sorted({p["cause"] for p in uninspected}, key=CAUSES.index) or (["hidepid"] if hidden else [])
+            causes = sorted({p["cause"] for p in uninspected}, key=inspect_mod.CAUSES.index) or (["hidepid"] if hidden else [])
             reasons.append(
                 "%d socket(s) have no known owner%s: %d process(es) could not be inspected (%s; running as "
                 "uid %d)" % (
                     unowned,
                     " (%s%s)" % (", ".join(named[:5]), ", ..." if len(named) > 5 else "") if named else "",
                     len([p for p in uninspected if p["cause"] != "vanished"]),
-                    ", ".join("%s: %s" % (c, INSPECT_DESCRIPTION[c]) for c in causes) or "unknown",
+                    ", ".join("%s: %s" % (c, inspect_mod.DESCRIPTION[c]) for c in causes) or "unknown",
                     os.geteuid())
             )
             reason_codes.append("owners-unresolved")
@@ -782,7 +787,7 @@ def gather(options):
         def in_netns(pids):
             return inspector.same_netns(pids, proto, family, inode)
 
-        return unresolved_owner(sock_uid, uninspected, hidden, in_netns if proto else None)
+        return inspect_mod.unresolved_owner(sock_uid, uninspected, hidden, in_netns if proto else None)
 
     def procs(inode):
         return [processes[str(pid)] for pid in owner_pids(pid_map.get(inode))] if options.owners else []
@@ -791,7 +796,7 @@ def gather(options):
     # or namespaces beyond this one), so that a plain host pays nothing.
     runtime = None
     if options.container_runtime != "none" and (
-            multi or any(isinstance(p.get("container"), dict) or p.get("name") in _containers.RUNTIME_PROGRAMS
+            multi or any(isinstance(p.get("container"), dict) or p.get("name") in RUNTIME_PROGRAMS
                          for p in processes.values())):
         runtime = runtime_of()
     if runtime is not None:
@@ -984,7 +989,7 @@ def gather(options):
         "complete": not reasons,
         "reasons": reasons,
         "reason_codes": reason_codes,
-        "uninspected": uninspected[:MAX_DESCRIBED],
+        "uninspected": uninspected[:inspect_mod.MAX_DESCRIBED] if uninspected else [],
         "uninspected_count": len(uninspected),
         "warnings": warnings,
         "duration": round(time.time() - started, 6),

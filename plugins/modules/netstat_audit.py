@@ -62,8 +62,24 @@ options:
         C(netaudit.netstat/default.yml) or C(netaudit.netstat/examples/webserver.yml).
       - A string that holds a YAML flow list, such as C([policies/base.yml, policies/web.yml]) (what
         C(-e netaudit_policies=[a.yml,b.yml]) passes), is read as that list.
+      - Required, unless O(playbook_vars) provides it.
     type: raw
-    required: true
+  playbook_vars:
+    description:
+      - Take each option this task does not set from the host's variables of the collection's
+        playbooks, as the C(netaudit.netstat.audit), C(netaudit.netstat.reaudit) and
+        C(netaudit.netstat.image_gate) playbooks do - O(policy) from C(netaudit_policies)
+        (V(netaudit.netstat/default.yml) when it is not defined), O(fail_on) from
+        C(netaudit_fail_on), O(return_facts) from C(netaudit_cache_facts), O(facts) from
+        C(netaudit_facts), O(max_facts_age) from C(netaudit_max_facts_age), and the
+        O(gather) options C(connections), C(services) and C(namespaces) from C(netaudit_connections),
+        C(netaudit_services) and C(netaudit_namespaces). A variable that is not defined leaves the
+        option's default.
+      - The values are the host's, as any task variable (group_vars, host_vars, C(-e)). Reading
+        them here instead of writing a template per option spares Ansible a template compile per
+        option and host, which a fleet audit of a thousand hosts notices.
+    type: bool
+    default: false
   facts:
     description:
       - Socket facts already gathered (C(ansible_facts.netstat), or C(ansible_facts) as a whole).
@@ -102,6 +118,9 @@ options:
       - Return the facts this task gathered as C(ansible_facts.netstat), so that a fact cache keeps
         them for a re-audit without connecting (the C(netaudit.netstat.reaudit) playbook).
         Off by default - a fleet run keeps no socket tables in memory.
+      - Ansible caches the facts of a task that succeeds only, so when this task returns the facts
+        a host whose audit fails does not fail the task; RV(fails) says it should, and the
+        C(netaudit.netstat.audit) playbook fails such a host in its last play.
     type: bool
     default: false
   max_facts_age:
@@ -172,7 +191,10 @@ compliant:
   returned: success
   type: bool
 fails:
-  description: Whether the findings fail the task under O(fail_on) (always false with V(never)).
+  description:
+    - Whether the findings fail the task under O(fail_on) (always false with V(never)).
+    - With O(return_facts) the task returns the facts and does not fail; this says whether it
+      should have.
   returned: success
   type: bool
 console:

@@ -557,6 +557,11 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.netaudit.netstat.plugins.module_utils import _import_once
+
+# Before the other module_utils: from Ansible's zip, each is then compiled once, not twice.
+_import_once.install()
+
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import NetstatError
 from ansible_collections.netaudit.netstat.plugins.module_utils._gather import ARGUMENT_SPEC, gather, options_from
 

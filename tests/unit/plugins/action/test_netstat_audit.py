@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.netaudit.netstat.plugins.action.netstat_audit import listener_diff
+from ansible_collections.netaudit.netstat.plugins.action.netstat_audit import listener_diff, with_playbook_vars
 from ansible_collections.netaudit.netstat.plugins.module_utils import _policy as P
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, os.pardir, os.pardir))
@@ -139,6 +139,60 @@ def test_a_failing_audit_is_one_task_printed_expanded(tmp_path):
     assert "_ansible_verbose_always" not in result and result["verdict"] == "drift"
     proc = run_playbook(tmp_path, [audit_task(), save_task(out)])
     assert "_ansible_verbose_always" not in json.loads(out.read_text())
+
+
+def test_playbook_vars_reads_the_hosts_netaudit_variables(tmp_path):
+    """playbook_vars: the options the task does not set come from the host's netaudit_* variables
+    (templated, as -e and group_vars give them); an option the task sets wins; without
+    netaudit_policies the shipped default policy applies."""
+    out = tmp_path / "result.json"
+    task = {"name": "audit", "netaudit.netstat.netstat_audit": {"playbook_vars": True, "today": "2026-06-01"},
+            "register": "audit", "ignore_errors": True, "vars": {"netaudit_facts": "{{ netstat_facts }}"}}
+    extra = ["-e", '{"netaudit_policies": "[web.yml]", "netaudit_fail_on": "never"}']  # a flow list in a string, as -e k=v
+    proc = run_playbook(tmp_path, [task, save_task(out)], extra)
+    result = json.loads(out.read_text())
+    assert result["policy_files"] == ["files/web.yml"], proc.stdout
+    assert result["verdict"] == "drift" and result["fails"] is False and not result.get("failed"), proc.stdout
+    task["netaudit.netstat.netstat_audit"]["fail_on"] = "error"  # the task's own option wins
+    extra = ["-e", '{"netaudit_policies": ["web.yml"]}', "-e", "netaudit_fail_on=never"]
+    proc = run_playbook(tmp_path, [task, save_task(out)], extra)
+    result = json.loads(out.read_text())
+    assert result["fails"] is True and result["failed"] is True, proc.stdout
+    del task["netaudit.netstat.netstat_audit"]["fail_on"]
+    proc = run_playbook(tmp_path, [task, save_task(out)])
+    result = json.loads(out.read_text())
+    assert result["policies"] == ["default"] and result["policy_files"] == ["netaudit.netstat/default.yml"], proc.stdout
+    # a variable that cannot be templated fails the task with its name
+    task["vars"]["netaudit_fail_on"] = "{{ no_such_variable }}"
+    proc = run_playbook(tmp_path, [task, save_task(out)])
+    result = json.loads(out.read_text())
+    assert result["failed"] is True and "netaudit_fail_on" in result["msg"], proc.stdout
+
+
+def test_with_playbook_vars_fills_only_what_the_task_leaves_out():
+    host = {"netaudit_policies": ["a.yml"], "netaudit_connections": "compact", "netaudit_namespaces": "all",
+            "netaudit_cache_facts": True}
+
+    def read(name):
+        return host[name]
+
+    assert with_playbook_vars({}, read) == {"policy": ["a.yml"], "return_facts": True,
+                                            "gather": {"connections": "compact", "namespaces": "all"}}
+    assert with_playbook_vars({"policy": "b.yml", "gather": {"connections": "full", "samples": 3}}, read) == {
+        "policy": "b.yml", "return_facts": True, "gather": {"connections": "full", "samples": 3, "namespaces": "all"}}
+    assert with_playbook_vars({}, lambda name: {}[name]) == {"policy": "netaudit.netstat/default.yml"}
+    # a gather that is not a mapping is left for the argument check to refuse
+    assert with_playbook_vars({"gather": "x"}, read)["gather"] == "x"
+
+
+def test_return_facts_with_nothing_to_cache_still_fails(tmp_path):
+    """return_facts keeps a failing audit's task ok only when it returns facts for the cache (the
+    fleet test checks that case); with the facts given there is nothing to cache, and it fails."""
+    out = tmp_path / "result.json"
+    proc = run_playbook(tmp_path, [audit_task(return_facts=True), save_task(out)])
+    result = json.loads(out.read_text())
+    assert result["fails"] is True and result["failed"] is True, proc.stdout
+    assert "ansible_facts" not in result
 
 
 def test_fail_on_never_and_inline_policy(tmp_path):
