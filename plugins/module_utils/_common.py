@@ -223,17 +223,29 @@ def is_listener(sock, port_range=None):
 _EXPOSURE_CACHE = {}
 
 
+# normalise_ip() of the addresses seen (a host has few, a policy evaluation asks for each of them
+# once per rule): text -> ipaddress object or None, bounded
+_NORMALISED = {}
+_NORMALISED_MAX = 65536
+
+
 def normalise_ip(address):
     """The ipaddress object of a socket address text ("::ffff:10.0.0.1" -> 10.0.0.1, scope and
     brackets dropped), or None when it is not an address."""
     if address is None:
         return None
     try:
+        return _NORMALISED[address]
+    except (KeyError, TypeError):
+        pass
+    try:
         ip = ipaddress.ip_address(str(address).split("%", 1)[0].strip("[]"))
     except ValueError:
-        return None
-    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = None
+    if ip is not None and ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    if isinstance(address, str) and len(_NORMALISED) < _NORMALISED_MAX:
+        _NORMALISED[address] = ip
     return ip
 
 
