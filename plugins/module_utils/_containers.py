@@ -26,13 +26,9 @@ import json
 import os
 import socket
 
-# Defined in _common, which every gather imports (this file only when containers are involved):
-# the API sockets asked by default, and the programs whose sockets are published ports (the runtime
-# is asked about them even when no owner is in a container).
-from ansible_collections.netaudit.netstat.plugins.module_utils._common import (  # noqa: F401
-    CONTAINER_SOCKETS as DEFAULT_SOCKETS,
-    RUNTIME_PROGRAMS,
-)
+# The API sockets asked by default: defined in _common, which every gather imports (this file only
+# when containers are involved), with RUNTIME_PROGRAMS, the runtime's programs that hold published ports.
+from ansible_collections.netaudit.netstat.plugins.module_utils._common import CONTAINER_SOCKETS as DEFAULT_SOCKETS
 TIMEOUT = 5.0
 MAX_RESPONSE = 64 * 1024 * 1024
 # labels that name the Kubernetes pod and the compose service of a container
