@@ -26,8 +26,8 @@ import json
 import os
 import socket
 
-# The API sockets asked by default: defined in _common, which every gather imports (this file only
-# when containers are involved), with RUNTIME_PROGRAMS, the runtime's programs that hold published ports.
+# The API sockets asked by default, defined in _common (with RUNTIME_PROGRAMS): every gather imports
+# _common, and this file only when containers are involved.
 from ansible_collections.netaudit.netstat.plugins.module_utils._common import CONTAINER_SOCKETS as DEFAULT_SOCKETS
 TIMEOUT = 5.0
 MAX_RESPONSE = 64 * 1024 * 1024

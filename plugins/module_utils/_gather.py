@@ -746,9 +746,7 @@ def gather(options):
         # hidepid hides other users' processes from a gatherer that is not root; only then, or
         # when a process could not be read, is there anything to classify
         if unreadable or (unowned and not is_root):
-            from ansible_collections.netaudit.netstat.plugins.module_utils import _inspect
-
-            inspect_mod = _inspect
+            from ansible_collections.netaudit.netstat.plugins.module_utils import _inspect as inspect_mod
         hidden = inspect_mod.hidepid_option(options.proc_root) if unowned and not is_root else None
         if unreadable or hidden:
             inspector = inspect_mod.Inspector(options.proc_root)
