@@ -60,3 +60,21 @@ def test_module_reports_parse_problems_as_warnings(tmp_path):
     out = run_module(tmp_path, {"backend": "procfs", "proc_root": proc})
     assert out["ansible_facts"]["netstat"]["collector"]["complete"] is False
     assert any("tcp:2" in json.dumps(w) for w in out.get("warnings", []))
+
+
+@pytest.mark.parametrize("run_name, enabled", [("__main__", False), ("netstat_facts", True)])
+def test_garbage_collector_off_only_when_run_as_the_module(tmp_path, proc, run_name, enabled):
+    """As the module (AnsiballZ runs it as __main__) the cyclic GC is off for the whole run;
+    imported (tests, ansible-test) it leaves the importer's GC alone."""
+    argsfile = tmp_path / "args.json"
+    argsfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {"backend": "procfs", "proc_root": proc}}))
+    driver = ("import atexit, gc, runpy, sys\n"
+              "atexit.register(lambda: sys.stderr.write('gc-enabled=' + str(gc.isenabled()) + '\\n'))\n"
+              "sys.argv = [sys.argv[1], sys.argv[2]]\n"
+              "runpy.run_path(sys.argv[0], run_name=" + repr(run_name) + ")\n")
+    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, ".venv", "collections"))
+    res = subprocess.run([sys.executable, "-c", driver, MODULE, str(argsfile)], capture_output=True, text=True,
+                         env=env, check=False)
+    assert "gc-enabled=%s" % enabled in res.stderr.splitlines(), res.stderr
+    if run_name == "__main__":  # and the module did its job
+        assert json.loads(res.stdout)["ansible_facts"]["netstat"]["listeners"][0]["processes"][0]["name"] == "sshd"
