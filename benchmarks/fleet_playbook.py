@@ -48,10 +48,8 @@ CLONE_NEWNS = 0x00020000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 # A host's idle processes: `sleep infinity`, killed with the rest of the host's pid namespace when
-# its pid 1 (the socket holder) exits. Forked copies of this Python (what the rig ran before
-# 2026-12-05, evening) cost ~1 MiB of private memory each: 20 a host over 1,000 hosts took 20 GiB
-# of this machine's 23 and stalled whichever playbook ran then; `sleep` costs ~0.1 MiB, and a
-# gather reads its /proc entries as it read the forks'.
+# its pid 1 (the socket holder) exits. A program of its own, as a host's processes are, at ~0.2 MiB
+# each; forked copies of this Python cost ~1 MiB each (20 GiB for 1,000 hosts: docs/performance.md).
 _IDLE = [shutil.which("sleep") or "/bin/sleep", "infinity"]
 
 
@@ -77,8 +75,6 @@ def _host(libc, name, index, listeners, connections, drift_every, processes, sto
     os.close(fd)
     for _n in range(processes):  # the host's other processes (before the sockets: they hold none)
         if os.fork() == 0:
-            # a program of its own, as a host's processes are: a forked copy of this Python would
-            # cost ~1 MiB of copied pages each (see _IDLE)
             try:
                 os.execv(_IDLE[0], _IDLE)
             finally:
