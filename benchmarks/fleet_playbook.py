@@ -221,6 +221,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--shared-hash", action="store_true",
                     help="keep the kernel's one TCP/UDP hash table for every namespace (see HASHES)")
+    ap.add_argument("--keep-python-env", action="store_true",
+                    help="run the hosts' Python with the controller's PYTHON* variables (as the runs before 2026-12-05 late did)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root (ip netns)")
@@ -240,12 +242,17 @@ def main():
         host_pid, holders, stop = hold_sockets(names, args.listeners, args.connections, args.drift_every, args.processes)
         setup = time.perf_counter() - t0
         lines = []
+        # A host reached over SSH does not see the controller's environment: its Python runs
+        # without the controller's PYTHON* variables. PYTHONUNBUFFERED in particular (set on
+        # this machine) makes CPython read a script piped to it one byte per read(2): ~0.7 ms of
+        # CPU per kB of module here, which no SSH host pays (docs/performance.md).
+        unset = [] if args.keep_python_env else sorted(k for k in os.environ if k.startswith("PYTHON"))
         for name in names:
             wrapper = os.path.join(work, "py-%s" % name)
             with open(wrapper, "w") as f:
                 # the host's network, pid and mount namespaces (its /proc)
-                f.write("#!/bin/sh\nexec nsenter -t %d -n -p -m -- %s \"$@\"\n" % (
-                    host_pid[name], os.path.join(VENV, "bin", "python")))
+                f.write("#!/bin/sh\nexec env%s nsenter -t %d -n -p -m -- %s \"$@\"\n" % (
+                    "".join(" -u " + k for k in unset), host_pid[name], os.path.join(VENV, "bin", "python")))
             os.chmod(wrapper, 0o755)
             lines.append("%s ansible_connection=local ansible_python_interpreter=%s" % (name, wrapper))
         for i in range(args.unreachable):
@@ -292,10 +299,10 @@ def main():
         ratio = best["audit"][0] / best["ping"][0]
         print("fleet_playbook: %d hosts (%d namespaces: %d listeners, %d connections each, 1 in %d drifting; %d unreachable), "
               "-f %d, %d round(s); machine: %s, %d cores, Linux %s; socket holders ready in %.1f s; "
-              "TCP/UDP hash tables: %s" % (
+              "TCP/UDP hash tables: %s; the hosts' Python: %s" % (
                   args.hosts, len(names), args.listeners, args.connections, args.drift_every, args.unreachable, args.forks,
                   args.repeat, os.uname().machine, os.cpu_count(), os.uname().release, setup,
-                  "one per namespace" if saved else "one for all namespaces (shared)"))
+                  "one per namespace" if saved else "one for all namespaces (shared)", ("without the controller's " + " ".join(unset)) if unset else "the controller's environment"))
         for row in ("ping", "audit"):
             print("  %-5s playbook %7.1f s  controller peak RSS %4.0f MiB; CPU s: controller main process %.1f, all %.1f" % (
                 row, best[row][0], max(x[2] for x in results[row]), best[row][3], best[row][4]))
