@@ -11,7 +11,9 @@ connections (both ends), every --drift-every-th host listens on 8080 too (drift)
 --unreachable hosts are ssh hosts on a closed loopback port (unreachable). Every managed host runs
 its modules through `nsenter -t PID -n -p -m python` (ansible_connection=local, pipelining on): each
 host is a network namespace and a pid namespace with its own /proc, so that a gather sees the
-host's own processes (its socket holder and --processes idle ones), as on a real machine. Then, in
+host's own processes (its socket holder and --processes idle ones), as on a real machine, and its
+Python runs without the controller's PYTHON* variables, as over SSH (--keep-python-env keeps
+them; with PYTHONUNBUFFERED, Python reads a piped module a byte per read(2)). Then, in
 rotating order, as whole processes:
 
 - `ping`: `ansible-playbook` of one `ansible.builtin.ping` task;
@@ -247,6 +249,7 @@ def main():
         # this machine) makes CPython read a script piped to it one byte per read(2): ~0.7 ms of
         # CPU per kB of module here, which no SSH host pays (docs/performance.md).
         unset = [] if args.keep_python_env else sorted(k for k in os.environ if k.startswith("PYTHON"))
+        host_env = ("without the controller's " + " ".join(unset)) if unset else "the controller's environment"
         for name in names:
             wrapper = os.path.join(work, "py-%s" % name)
             with open(wrapper, "w") as f:
@@ -302,7 +305,7 @@ def main():
               "TCP/UDP hash tables: %s; the hosts' Python: %s" % (
                   args.hosts, len(names), args.listeners, args.connections, args.drift_every, args.unreachable, args.forks,
                   args.repeat, os.uname().machine, os.cpu_count(), os.uname().release, setup,
-                  "one per namespace" if saved else "one for all namespaces (shared)", ("without the controller's " + " ".join(unset)) if unset else "the controller's environment"))
+                  "one per namespace" if saved else "one for all namespaces (shared)", host_env))
         for row in ("ping", "audit"):
             print("  %-5s playbook %7.1f s  controller peak RSS %4.0f MiB; CPU s: controller main process %.1f, all %.1f" % (
                 row, best[row][0], max(x[2] for x in results[row]), best[row][3], best[row][4]))
