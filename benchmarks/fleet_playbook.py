@@ -245,10 +245,7 @@ def main():
         host_pid, holders, stop = hold_sockets(names, args.listeners, args.connections, args.drift_every, args.processes)
         setup = time.perf_counter() - t0
         lines = []
-        # A host reached over SSH does not see the controller's environment: its Python runs
-        # without the controller's PYTHON* variables. PYTHONUNBUFFERED in particular (set on
-        # this machine) makes CPython read a script piped to it one byte per read(2): ~0.7 ms of
-        # CPU per kB of module here, which no SSH host pays (docs/performance.md).
+        # the hosts' Python as over SSH, without the controller's PYTHON* variables (see the docstring)
         unset = [] if args.keep_python_env else sorted(k for k in os.environ if k.startswith("PYTHON"))
         host_env = ("without the controller's " + " ".join(unset)) if unset else "the controller's environment"
         for name in names:

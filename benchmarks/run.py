@@ -105,8 +105,13 @@ def _inventory(ctx):
     wrapper = os.path.join(ctx.scratch, "python-" + ctx.ns)
     inventory = os.path.join(ctx.scratch, "inventory-" + ctx.ns)
     if not os.path.exists(inventory):
+        # As over SSH, the host's Python runs without the controller's PYTHON* variables (nor the
+        # PYTHONPATH _env gives the rows): with PYTHONUNBUFFERED (set on this machine), CPython
+        # reads a piped module a byte per read(2), ~0.7 ms of CPU per kB here, which no SSH host
+        # pays (docs/performance.md).
+        unset = "".join(" -u " + k for k in sorted(set(os.environ) | {"PYTHONPATH"}) if k.startswith("PYTHON"))
         with open(wrapper, "w") as f:
-            f.write('#!/bin/sh\nexec nsenter --net=/run/netns/%s %s "$@"\n' % (ctx.ns, ctx.python))
+            f.write('#!/bin/sh\nexec env%s nsenter --net=/run/netns/%s %s "$@"\n' % (unset, ctx.ns, ctx.python))
         os.chmod(wrapper, 0o755)
         with open(inventory, "w") as f:
             f.write("bench ansible_connection=local ansible_python_interpreter=%s\n" % wrapper)
@@ -301,11 +306,6 @@ class Scenario:
 
 def _env():
     env = dict(os.environ)
-    # PYTHONUNBUFFERED (set on some machines, this one included) makes CPython read a script
-    # piped to it one byte per read(2): the ansible rows' modules, pipelined to a local host, would
-    # pay ~0.7 ms of CPU per kB that a host reached over SSH, without the controller's
-    # environment, does not (docs/performance.md).
-    env.pop("PYTHONUNBUFFERED", None)
     env["PYTHONPATH"] = COLLECTIONS
     env["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS + os.pathsep + COMPARE_COLLECTIONS
     return env
